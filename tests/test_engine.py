@@ -1039,3 +1039,41 @@ def test_leaf_grads_never_alias_each_other_or_the_seed():
     kept = m.grad._data
     (m @ w).backward(torch.ones(2, 4))
     assert m.grad._data is kept and m.grad.tolist() == [[8.0] * 3] * 2
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+def test_raw_backward_path_meets_hooks_buffers_and_seeds():
+    # nodes with a raw-array formula (x*c, x+c, sin) mixed with tensor-formula nodes, hooks,
+    # retain_grad and a shared subgraph: same gradients as the graph-recording path
+    def run(create_graph):
+        x = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        a = x * 3.0  # raw
+        b = a + 1.0  # raw
+        b.retain_grad()
+        seen = []
+        b.register_hook(lambda g: seen.append(g.tolist()))
+        c = torch.sin(b)  # raw
+        c.grad_fn.register_hook(lambda gi, go: (gi[0] * 2,))  # a node hook: tensor path
+        d = a.cumsum(0)  # a tensor-formula node sharing `a` with the raw chain
+        (c + d + a * 0.5).sum().backward(create_graph=create_graph)
+        return x.grad.detach().numpy(), b.grad.detach().numpy(), seen
+
+    gx, gb, seen = run(False)
+    rx, rb, rseen = run(True)
+    np.testing.assert_array_equal(gx, rx)
+    np.testing.assert_array_equal(gb, rb)
+    assert seen == rseen
+    b = np.float32([0.5, -1.0, 2.0]) * np.float32(3.0) + np.float32(1.0)
+    ga = 2 * np.cos(b) + np.float32([3.0, 2.0, 1.0]) + 0.5
+    np.testing.assert_allclose(gx, 3 * ga, rtol=1e-6)
+    # a raw formula that passes its gradient through (x + c) never leaves the seed aliased
+    x = torch.zeros(3, requires_grad=True)
+    seed = torch.ones(3)
+    (x + 1.0).backward(seed)
+    assert x.grad._data is not seed._data
+    x.grad.add_(1.0)
+    assert seed.tolist() == [1.0, 1.0, 1.0]
+    # autograd.grad on the raw path returns tensors
+    y = torch.tensor(0.5, requires_grad=True)
+    (g,) = torch.autograd.grad(torch.sin(y * 2.0) + 1.0, y)
+    assert type(g) is torch.Tensor and g.item() == pytest.approx(2 * math.cos(1.0), rel=1e-6)

@@ -301,6 +301,11 @@ class Node:
         """Gradients for each input edge, given the gradient(s) of the output(s)."""
         raise NotImplementedError
 
+    #: `_raw(node, g)`: the backward on raw CPU arrays (g an array; returns arrays or None per
+    #: edge), used when no graph is recorded (no create_graph) and nothing watches the node.
+    #: Must compute exactly what `apply` computes. None: the engine calls `apply`.
+    _raw = None
+
     #: whether backward frees what this node saved (False when it saved only sizes and flags,
     #: as PyTorch's nodes that save no tensors, which can be backwarded twice)
     _frees = True
@@ -512,7 +517,6 @@ def run_backward(
     prev_enabled = _enabled
     _enabled = bool(create_graph)
     seeds = [g for _, g in root_edges]
-    watched = capture is not None or trace is not None
     # The backward pass makes no reference cycles (nodes never point at their outputs), so
     # Python's cyclic collector has nothing to find while it runs; at a million nodes its
     # full-heap scans would otherwise cost as much as the pass itself.
@@ -520,6 +524,9 @@ def run_backward(
     gc.disable()
     heappop, heappush = heapq.heappop, heapq.heappush
     Acc = AccumulateGrad
+    Tensor = _tensor_cls()
+    wrap = _tensor_mod()._make
+    rawmode = not create_graph and trace is None
     try:
         while True:
             if nxt is not None:
@@ -533,31 +540,56 @@ def run_backward(
             node._buf = None
             x = node._x
             if x is not None:
+                if g is not None and type(g) is not Tensor and type(g) is not list:
+                    g = wrap(g)
                 g = _run_pre_hooks(node, x, g)
-            if watched and capture is not None:
+            if capture is not None:
                 if node in capture:
                     for nr, i in capture[node]:
-                        results[i] = g[nr] if type(g) is list else g
+                        gi = g[nr] if type(g) is list else g
+                        results[i] = wrap(gi) if gi is not None and type(gi) is not Tensor else gi
                 if node not in needed:
                     _release_children(node, ready)
                     continue
             if type(node) is Acc:
                 if g is not None and accumulate:
+                    if type(g) is not Tensor:
+                        g = wrap(g)
                     if capture is None or node in capture:
                         _accumulate(node.variable, g, create_graph, seeds)
                 if trace is not None:
                     trace(node, (g,), ())
                 continue
-            if g is None or (type(g) is list and all(v is None for v in g)):
+            # raw: a raw array in, raw arrays out (see Node._raw)
+            raw = node._raw if rawmode and (x is None or not x.hooks) else None
+            if g is None:
                 outs = (None,) * len(node._next)
+                raw = x = None
+            elif type(g) is Tensor:
+                if raw is not None and g._x is None:
+                    outs = raw(g._data)
+                else:
+                    raw = None
+                    outs = node.apply(g)
+            elif type(g) is list:
+                raw = None
+                if all(v is None for v in g):
+                    outs = (None,) * len(node._next)
+                    x = None
+                else:
+                    g = [v if v is None or type(v) is Tensor else wrap(v) for v in g]
+                    outs = node.apply(g)
+            elif raw is not None:
+                outs = raw(g)
             else:
+                g = wrap(g)
                 outs = node.apply(g)
-                if x is not None and x.hooks:
-                    for h in list(x.hooks.values()):
-                        r = h(tuple(outs), g if type(g) is list else (g,))
-                        if r is not None:
-                            outs = tuple(r)
-            if watched and trace is not None:
+            if raw is None and x is not None and x.hooks:
+                for h in list(x.hooks.values()):
+                    r = h(tuple(outs), g if type(g) is list else (g,))
+                    if r is not None:
+                        outs = tuple(r)
+            if trace is not None:
                 trace(node, tuple(g) if type(g) is list else (g,), tuple(outs))
             if free and node._frees and node._saved:
                 node._saved = FREED
@@ -570,14 +602,32 @@ def run_backward(
                 else:
                     child, nr = e, 0
                 if gi is not None:
-                    gd = gi._data
-                    if (gd.shape != child._shape or gd.dtype is not child._npdt) and child.n_outputs == 1:
-                        gi = _reduce_to(gi, child, child._shape, child._dtype)
-                    gd = None  # hold no extra reference: a leaf may keep the array uncopied
-                    if child._buf is None:
-                        child._buf = gi  # multi-output nodes start with a list, never None
-                    else:
-                        _add_to_buffer(child, nr, gi)
+                    if raw is not None:
+                        # a raw array: kept raw in a single-output buffer of the right shape
+                        if (gi.shape != child._shape or gi.dtype is not child._npdt
+                                or child.n_outputs != 1):
+                            gi = wrap(gi)
+                        else:
+                            old = child._buf
+                            if old is None:
+                                child._buf = gi
+                            elif type(old) is Tensor:
+                                child._buf = old + wrap(gi)
+                            else:
+                                child._buf = old + gi
+                            gi = None
+                    if gi is not None:
+                        gd = gi._data
+                        if (gd.shape != child._shape or gd.dtype is not child._npdt) and child.n_outputs == 1:
+                            gi = _reduce_to(gi, child, child._shape, child._dtype)
+                        gd = None  # hold no extra reference: a leaf may keep the array uncopied
+                        old = child._buf
+                        if old is None:
+                            child._buf = gi  # multi-output nodes start with a list, never None
+                        elif type(old) is Tensor or type(old) is list:
+                            _add_to_buffer(child, nr, gi)
+                        else:
+                            child._buf = wrap(old) + gi
                 c = child._deps - 1
                 child._deps = c
                 if c == 0:

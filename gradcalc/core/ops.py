@@ -151,8 +151,9 @@ def add(input, other, *, alpha=1, out=None):
     if type(input) is Tensor and alpha == 1:
         d = input._data
         t = type(other)
-        if (t is float or t is int) and d.dtype.kind == "f":
-            # fast path: float tensor + Python number keeps the tensor's dtype (NEP 50 = PyTorch)
+        if (t is float or t is int) and (input._requires_grad or d.dtype.kind == "f"):
+            # fast path: float tensor + Python number keeps the tensor's dtype (NEP 50 = PyTorch);
+            # only float tensors can require grad, so that flag alone proves a float tensor
             if input._requires_grad and _ag._enabled:
                 return result1(d + other, AddScalarBackward0, input, (), 2)
             return _make(d + other, input)
@@ -186,6 +187,9 @@ class AddScalarBackward0(AddBackward0):
     __slots__ = ()
 
     def apply(self, g):
+        return g, None
+
+    def _raw(self, g):
         return g, None
 
 
@@ -276,6 +280,12 @@ class MulScalarBackward0(MulBackward0):
             raise GradError(FREED_MESSAGE)
         return g * saved[1], None
 
+    def _raw(self, g):
+        saved = self._saved
+        if saved is FREED:
+            raise GradError(FREED_MESSAGE)
+        return g * saved[1], None
+
 
 MulScalarBackward0.__name__ = MulScalarBackward0.__qualname__ = "MulBackward0"
 
@@ -287,8 +297,8 @@ def mul(input, other, *, out=None):
     if type(input) is Tensor:
         d = input._data
         t = type(other)
-        if (t is float or t is int) and d.dtype.kind == "f":
-            # fast path: float tensor * Python number keeps the tensor's dtype (NEP 50 = PyTorch)
+        if (t is float or t is int) and (input._requires_grad or d.dtype.kind == "f"):
+            # fast path: float tensor * Python number keeps the tensor's dtype (as in add)
             if input._requires_grad and _ag._enabled:
                 return result1(d * other, MulScalarBackward0, input, (None, other), 2)
             return _make(d * other, input)
@@ -660,8 +670,11 @@ def _unary_type_error(x, node_cls):
 _UNARY = []
 
 
-def _unary_op(name, npname, grad, formula, save, aliases=()):
-    """Define one float unary op from its derivative (a function of grad, self, result)."""
+def _unary_op(name, npname, grad, formula, save, aliases=(), raw=None):
+    """Define one float unary op from its derivative (a function of grad, self, result).
+
+    `raw` is the same derivative on NumPy arrays, for the engine's no-graph path.
+    """
 
     def apply(self, g):
         (s,) = self._unpack() if save else (None,)
@@ -669,18 +682,30 @@ def _unary_op(name, npname, grad, formula, save, aliases=()):
             return (grad(g, None, unpack_out(self, s)),)
         return (grad(g, s, None),)
 
-    cls = type(
-        f"{name.capitalize()}Backward0" if name != "log1p" else "Log1PBackward0",
-        (Node,),
-        {"__slots__": (), "formula": (formula,), "apply": apply,
-         "saved_names": ("self",) if save == 1 else ("result",) if save == 2 else ()},
-    )
+    ns = {"__slots__": (), "formula": (formula,), "apply": apply,
+          "saved_names": ("self",) if save == 1 else ("result",) if save == 2 else ()}
+    if raw is not None:
+        if save == 2:
+            def _raw(self, g):
+                (s,) = self._unpack()
+                return (raw(g, None, s.data),)
+        else:
+            def _raw(self, g):
+                (s,) = self._unpack()
+                return (raw(g, s._data, None),)
+        ns["_raw"] = _raw
+    cls = type(f"{name.capitalize()}Backward0" if name != "log1p" else "Log1PBackward0", (Node,), ns)
     npfn = getattr(np, npname)
 
     def fn(input):
         # A float-valued unary op: ints promote to the default dtype, as in PyTorch. (The body
         # is written out here rather than calling a shared helper: one Python call less on
         # every unary op, forward and backward.)
+        if type(input) is Tensor and input._requires_grad and input._x is None and _ag._enabled:
+            # the hot path: a float CPU tensor that records (only float tensors require grad)
+            if save == 1:
+                return result1(npfn(input._data), cls, input, (input,), 1)
+            return result1(npfn(input._data), cls, input, (), 1, save == 2)
         if not isinstance(input, Tensor):
             raise _unary_type_error(input, cls)
         d = input._data
@@ -711,7 +736,8 @@ _unary_op("log2", "log2", lambda g, s, r: g / (s * math.log(2.0)), "grad / (self
 _unary_op("log10", "log10", lambda g, s, r: g / (s * math.log(10.0)), "grad / (self * ln 10)", 1)
 _unary_op("log1p", "log1p", lambda g, s, r: g / (s + 1), "grad / (self + 1)", 1)
 _unary_op("sqrt", "sqrt", lambda g, s, r: g / (r * 2), "grad / (2 * result)", 2)
-_unary_op("sin", "sin", lambda g, s, r: g * cos(s), "grad * cos(self)", 1)
+_unary_op("sin", "sin", lambda g, s, r: g * cos(s), "grad * cos(self)", 1,
+          raw=lambda g, s, r: g * np.cos(s))
 _unary_op("cos", "cos", lambda g, s, r: g * -sin(s), "grad * -sin(self)", 1)
 _unary_op("tan", "tan", lambda g, s, r: g * (r * r + 1), "grad * (1 + result**2)", 2)
 _unary_op("asin", "arcsin", lambda g, s, r: g * rsqrt(-(s * s) + 1), "grad / sqrt(1 - self**2)", 1, ("arcsin",))
