@@ -301,9 +301,10 @@ class Node:
         """Gradients for each input edge, given the gradient(s) of the output(s)."""
         raise NotImplementedError
 
-    #: `_raw(node, g)`: the backward on raw CPU arrays (g an array; returns arrays or None per
-    #: edge), used when no graph is recorded (no create_graph) and nothing watches the node.
-    #: Must compute exactly what `apply` computes. None: the engine calls `apply`.
+    #: `_raw(node, g)`: the backward on raw CPU arrays (g a NumPy array or scalar; returns NumPy
+    #: arrays or scalars, or None, per edge), used when no graph is recorded (no create_graph)
+    #: and no node hook watches. Must compute bit for bit what `apply` computes (a test checks
+    #: every op row). None: the engine calls `apply`.
     _raw = None
 
     #: whether backward frees what this node saved (False when it saved only sizes and flags,
@@ -417,26 +418,39 @@ def _edge_of(t):
 
 def _reduce_to(g, node, shape, dtype):
     """Sum a broadcast gradient back to `shape` and cast it to `dtype` (the engine's one place)."""
-    gs = g._data.shape
-    if gs != shape:
-        if len(gs) < len(shape) or not _expandable(shape, gs):
-            raise ShapeError(
-                f"Function {node.name()} returned an invalid gradient at index 0 - got "
-                f"[{', '.join(map(str, gs))}] but expected shape compatible with "
-                f"[{', '.join(map(str, shape))}]"
-            )
-        gd = g._data
+    gd = g._data
+    if gd.shape != shape:
         if not _enabled and type(gd) is _np.ndarray:
-            # no graph to record: one raw reduction (leading dims, then broadcast 1-dims)
-            lead = len(gs) - len(shape)
-            axes = tuple(range(lead)) + tuple(
-                lead + i for i, n in enumerate(shape) if n == 1 and gs[lead + i] != 1)
-            g = _tensor_mod()._make(_np.add.reduce(gd, axis=axes).reshape(shape))
-        else:
-            g = g.sum_to_size(shape)
+            return _tensor_mod()._make(_reduce_raw(gd, node, shape, dtype.np))
+        _check_reducible(gd.shape, node, shape)
+        g = g.sum_to_size(shape)
     if g._data.dtype != dtype.np:
         g = g.to(dtype)
     return g
+
+
+def _reduce_raw(gd, node, shape, npdt):
+    """`_reduce_to` on a raw CPU array, when no graph is recorded."""
+    gs = gd.shape
+    if gs != shape:
+        _check_reducible(gs, node, shape)
+        # one raw reduction: leading dims, then broadcast 1-dims
+        lead = len(gs) - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and gs[lead + i] != 1)
+        gd = _np.add.reduce(gd, axis=axes).reshape(shape)
+    if gd.dtype != npdt:
+        gd = gd.astype(npdt)
+    return gd
+
+
+def _check_reducible(gs, node, shape):
+    if len(gs) < len(shape) or not _expandable(shape, gs):
+        raise ShapeError(
+            f"Function {node.name()} returned an invalid gradient at index 0 - got "
+            f"[{', '.join(map(str, gs))}] but expected shape compatible with "
+            f"[{', '.join(map(str, shape))}]"
+        )
 
 
 def _expandable(shape, target) -> bool:
@@ -603,11 +617,12 @@ def run_backward(
                     child, nr = e, 0
                 if gi is not None:
                     if raw is not None:
-                        # a raw array: kept raw in a single-output buffer of the right shape
-                        if (gi.shape != child._shape or gi.dtype is not child._npdt
-                                or child.n_outputs != 1):
+                        # a raw array: reduced raw and kept raw in a single-output buffer
+                        if child.n_outputs != 1:
                             gi = wrap(gi)
                         else:
+                            if gi.shape != child._shape or gi.dtype is not child._npdt:
+                                gi = _reduce_raw(gi, child, child._shape, child._npdt)
                             old = child._buf
                             if old is None:
                                 child._buf = gi

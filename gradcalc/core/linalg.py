@@ -48,6 +48,11 @@ class MmBackward0(Node):
         gb = mm(a.t(), g) if self._next[1] is not None else None
         return ga, gb
 
+    def _raw(self, g):
+        a, b = self._unpack()
+        return (g @ b._data.T if self._next[0] is not None else None,
+                a._data.T @ g if self._next[1] is not None else None)
+
 
 @op("mm")
 def mm(input, mat2, *, out=None):
@@ -418,6 +423,21 @@ class AddmmBackward0(Node):
                 g1 = g1 * alpha
         if self._next[2] is not None:
             g2 = mm(m1.t(), g)
+            if alpha != 1:
+                g2 = g2 * alpha
+        return gi, g1, g2
+
+    def _raw(self, g):
+        m1, m2, alpha, beta = self._unpack()
+        nx = self._next
+        gi = (g if beta == 1 else g * beta) if nx[0] is not None else None
+        g1 = g2 = None
+        if nx[1] is not None:
+            g1 = g @ m2._data.T
+            if alpha != 1:
+                g1 = g1 * alpha
+        if nx[2] is not None:
+            g2 = m1._data.T @ g
             if alpha != 1:
                 g2 = g2 * alpha
         return gi, g1, g2

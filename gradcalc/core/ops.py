@@ -950,6 +950,11 @@ class ReluBackward0(Node):
         d = s.data
         return (g * _make((d > 0).astype(d.dtype), g),)  # a mask of g's dtype, on g's device
 
+    def _raw(self, g):
+        (s,) = self._unpack()
+        d = s.data
+        return (g * (d > 0).astype(d.dtype),)
+
 
 @op("relu")
 def relu(input):

@@ -467,6 +467,9 @@ class TBackward0(Node):
     def apply(self, g):
         return (g.t(),)
 
+    def _raw(self, g):
+        return (g.T if g.ndim == 2 else g,)
+
 
 @op("transpose", aliases=("swapaxes", "swapdims"))
 def transpose(input, dim0, dim1):

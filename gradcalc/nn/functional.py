@@ -85,6 +85,13 @@ class SoftmaxBackward0(Node):
             return (g * 0,)
         return (y * (g - (g * y).sum(dim, keepdim=True)),)
 
+    def _raw(self, g):
+        dim, s = self._unpack()
+        y = s.data
+        if y.ndim == 0:
+            return (g * 0,)
+        return (y * (g - np.add.reduce(g * y, axis=dim, keepdims=True)),)
+
 
 class LogSoftmaxBackward0(Node):
     __slots__ = ()
@@ -97,6 +104,13 @@ class LogSoftmaxBackward0(Node):
         if y.dim() == 0:
             return (g * 0,)
         return (g - y.exp() * g.sum(dim, keepdim=True),)
+
+    def _raw(self, g):
+        dim, s = self._unpack()
+        y = s.data
+        if y.ndim == 0:
+            return (g * 0,)
+        return (g - np.exp(y) * np.add.reduce(g, axis=dim, keepdims=True),)
 
 
 def _float(input, dtype):
@@ -410,40 +424,39 @@ class NllLossBackward0(Node):
     def apply(self, g):
         # d loss / d input is a constant matrix K (-coef at each row's target, 0 elsewhere)
         # times the incoming gradient, so the formula stays differentiable in `g`.
+        K, unsqueeze = self._coefficients(g._xp(), g._data.dtype)
+        if unsqueeze:
+            g = g.unsqueeze(1)
+        return (_make(K, g) * g,)
+
+    def _raw(self, g):
+        K, unsqueeze = self._coefficients(np, g.dtype)
+        return (K * (np.expand_dims(g, 1) if unsqueeze else g),)
+
+    def _coefficients(self, xp, dt):
+        """K, in the input's shape, and whether the gradient needs a class dimension."""
         tgt, w, red, ignore, total, shape = self._unpack()
-        xp = g._xp()
-        dt = g._data.dtype
         tt = tgt._data.reshape(-1)
         C = shape[1] if len(shape) > 1 else shape[0]
         if w is None and xp is np and tt.size <= 64 and ignore not in tt.tolist():
             # the common case: every target counts with weight 1 (a scalar coefficient)
-            safe = tt
-            coef = -1.0 / float(total) if red == "mean" else -1.0
             K = np.zeros((tt.size, C), dtype=dt)
-            K[np.arange(tt.size), safe] = coef
-            return self._finish(K, shape, C, red, g)
-        valid = tt != ignore
-        safe = xp.where(valid, tt, 0)
-        coef = valid.astype(dt)
-        if w is not None:
-            coef = coef * w._data[safe]
-        if red == "mean":
-            coef = coef / total
-        K = xp.zeros((tt.size, C), dtype=dt)
-        K[xp.arange(tt.size), safe] = -coef
-        return self._finish(K, shape, C, red, g)
-
-    @staticmethod
-    def _finish(K, shape, C, red, g):
-        xp = g._xp()
+            K[np.arange(tt.size), tt] = -1.0 / float(total) if red == "mean" else -1.0
+        else:
+            valid = tt != ignore
+            safe = xp.where(valid, tt, 0)
+            coef = valid.astype(dt)
+            if w is not None:
+                coef = coef * w._data[safe]
+            if red == "mean":
+                coef = coef / total
+            K = xp.zeros((tt.size, C), dtype=dt)
+            K[xp.arange(tt.size), safe] = -coef
         if len(shape) == 1:
             K = K.reshape(C)
         elif len(shape) > 2:
             K = xp.moveaxis(K.reshape((shape[0],) + tuple(shape[2:]) + (C,)), -1, 1)
-        K = _make(K, g)
-        if red == "none" and len(shape) > 1:
-            g = g.unsqueeze(1)
-        return (K * g,)
+        return K, red == "none" and len(shape) > 1
 
 
 def _embed_rows(vals, shape, rows, cols):
