@@ -1077,3 +1077,25 @@ def test_raw_backward_path_meets_hooks_buffers_and_seeds():
     y = torch.tensor(0.5, requires_grad=True)
     (g,) = torch.autograd.grad(torch.sin(y * 2.0) + 1.0, y)
     assert type(g) is torch.Tensor and g.item() == pytest.approx(2 * math.cos(1.0), rel=1e-6)
+
+
+def test_transposed_fresh_gradient_is_kept_and_accumulates():
+    # Linear's weight gets its gradient through TBackward0 as a transposed view of a fresh
+    # array; the engine keeps it as .grad uncopied, and later passes add into it
+    w = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    x = torch.tensor([[1.0, -1.0], [2.0, 0.5]])
+    (x @ w).sum().backward()
+    assert w.grad.tolist() == [[3.0, 3.0, 3.0], [-0.5, -0.5, -0.5]]
+    u = torch.ones(3, 2, requires_grad=True)
+    (x @ u.t()).sum().backward()
+    assert u.grad.tolist() == [[3.0, -0.5]] * 3 and u.grad._data.base is not None  # not copied
+    v = torch.ones(3, 2, requires_grad=True)
+    seed = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    v.t().backward(seed)  # the gradient is a view of the caller's seed: copied
+    assert v.grad._data.base is not seed._data and v.grad._data is not seed._data
+    v.grad.add_(1.0)
+    assert seed.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    (v.t() * 2.0).backward(seed)  # a fresh array's transposed view: kept, then added into
+    assert v.grad.tolist() == [[4.0, 13.0], [7.0, 16.0], [10.0, 19.0]]
+    (v.t() * 2.0).backward(seed)
+    assert v.grad.tolist() == [[6.0, 21.0], [11.0, 26.0], [16.0, 31.0]]

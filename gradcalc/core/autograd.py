@@ -395,7 +395,13 @@ class AccumulateGrad(Node):
     formula = ("accumulate into .grad",)
 
     def __init__(self, variable):
-        Node.__init__(self, (), variable._data.shape, variable._data.dtype)
+        d = variable._data
+        self._next = self._saved = ()
+        self._shape = d.shape
+        self._npdt = d.dtype
+        self._seq = _next_seq()
+        self._x = None
+        self._epoch = 0
         self.variable = variable
 
     def name(self) -> str:
@@ -651,6 +657,7 @@ def run_backward(
                         became = child
                     else:
                         heappush(ready, (-child._seq, id(child), child))
+            outs = None  # hold no reference to a gradient array a leaf may keep uncopied
             if became is not None:
                 if ready:
                     heappush(ready, (-became._seq, id(became), became))
@@ -786,8 +793,13 @@ def _owned(g, seeds) -> bool:
     caller passed in, and referenced by `g` alone (PyTorch checks the use count likewise).
     """
     d = g._data
-    if getattr(d, "base", 0) is not None:
-        return False
+    base = getattr(d, "base", 0)
+    if base is not None:
+        # a view (a transposed gradient, as TBackward0 returns) of a fresh array that only
+        # the view references
+        if type(base) is not _np.ndarray or base.base is not None or sys.getrefcount(base) > 3:
+            return False  # (d.base, the local `base` and getrefcount's argument)
+        base = None
     for s in seeds:
         if s is g or s._data is d:
             return False

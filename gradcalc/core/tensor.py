@@ -6,6 +6,8 @@ module holds what belongs to the tensor itself.
 
 from __future__ import annotations
 
+from weakref import ref as _weakref
+
 import numpy as np
 
 from ..errors import GradError, GradcalcTypeError, GradcalcValueError
@@ -114,13 +116,13 @@ class Tensor:
         return 0 if x is None else x.output_nr
 
     def _grad_accumulator(self):
+        # PyTorch's leaf keeps its AccumulateGrad weakly (the node holds the leaf): a new one
+        # after each freed graph
         x = self._extras()
         acc = x.accum() if x.accum is not None else None
         if acc is None:
-            import weakref
-
             acc = _ag.AccumulateGrad(self)
-            x.accum = weakref.ref(acc)
+            x.accum = _weakref(acc)
         return acc
 
     def _bump_version(self) -> None:
