@@ -30,8 +30,30 @@ def edges(inputs) -> tuple:
 
 
 def record(out: Tensor, node_cls, inputs, saved=()) -> Tensor:
-    """Attach a new `node_cls` node to `out` if grad mode is on and an input requires grad."""
-    node = node_cls(edges(inputs), out._data.shape, out._data.dtype, saved)
+    """Attach a new `node_cls` node to `out` if grad mode is on and an input requires grad.
+
+    (`edges` and `Node.__init__` written out: every recorded op passes here.)
+    """
+    nxt = []
+    for t in inputs:
+        if isinstance(t, Tensor) and t._requires_grad:
+            fn = t._grad_fn
+            if fn is not None:
+                x = t._x
+                nxt.append(fn if x is None or x.output_nr == 0 else (fn, x.output_nr))
+            else:
+                nxt.append(t._grad_accumulator())
+        else:
+            nxt.append(None)
+    node = _onew(node_cls)
+    node._next = tuple(nxt)
+    d = out._data
+    node._shape = d.shape
+    node._npdt = d.dtype
+    node._saved = saved
+    node._seq = _next_seq()
+    node._x = None
+    node._epoch = 0
     out._grad_fn = node
     out._requires_grad = True
     if saved:

@@ -9,18 +9,28 @@ from . import autograd as _ag
 from .autograd import Node
 from .backend import to_host
 from .dtypes import _FROM_NP
-from .graph import device_of, record
+from .graph import device_of, record, result1
 from .ops import _out, inplace, _snapshot
 from .registry import op
-from .tensor import Size, Tensor, _make, _wrap_dim
+from .tensor import Size, Tensor, _make, _TensorExtras, _wrap_dim
 
 
 def _view_out(data, base: Tensor) -> Tensor:
     """A result that shares `base`'s storage: same version counter, `base` remembered."""
-    r = _out(data, base.device)
-    r._vc = base._share_vc()
+    return _as_view(_out(data, base.device), base)
+
+
+def _as_view(r: Tensor, base: Tensor) -> Tensor:
+    """Make `r` a view of `base`: one version counter, `base` (or its own base) remembered."""
+    vc = base._vc
+    if vc is None:
+        vc = base._vc = [0]
+    r._vc = vc
     bx = base._x
-    r._extras().base = bx.base if bx is not None and bx.base is not None else base
+    x = r._x
+    if x is None:
+        x = r._x = _TensorExtras()
+    x.base = bx.base if bx is not None and bx.base is not None else base
     return r
 
 
@@ -489,10 +499,9 @@ def t(input):
     nd = d.ndim
     if nd > 2:
         raise TorchRuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {nd}D")
-    r = _view_out(d.T if nd == 2 else d, input)
-    if _ag._enabled and input._requires_grad:
-        record(r, TBackward0, (input,))
-    return r
+    if input._requires_grad and _ag._enabled:
+        return _as_view(result1(d.T if nd == 2 else d, TBackward0, input, (), 1), input)
+    return _view_out(d.T if nd == 2 else d, input)
 
 
 @op("adjoint", differentiable=False)
