@@ -22,27 +22,35 @@ TARGETS = {1: 4.0, 1024: 1.3}
 LR = 0.01
 
 
-def _timeit(step, min_time: float = 0.4, repeats: int = 7) -> float:
-    """Best over `repeats` rounds of the mean seconds per call (each round ≥ min_time/repeats)."""
+def _calls_per_round(step, round_time: float) -> int:
     step()
     n = 1
-    while True:  # calibrate the number of calls per round
+    while True:
         t0 = time.perf_counter()
         for _ in range(n):
             step()
-        dt = time.perf_counter() - t0
-        if dt > min_time / repeats:
-            break
+        if time.perf_counter() - t0 > round_time:
+            return n
         n *= 2
-    best = float("inf")
+
+
+def _round(step, n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    return (time.perf_counter() - t0) / n
+
+
+def _compare(steps, min_time: float = 0.4, repeats: int = 7) -> list:
+    """Best mean seconds per call of each step, their rounds interleaved so all see one load."""
+    ns = [_calls_per_round(s, min_time / repeats) for s in steps]
+    best = [float("inf")] * len(steps)
     gc_was = gc.isenabled()
     gc.disable()
     try:
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            for _ in range(n):
-                step()
-            best = min(best, (time.perf_counter() - t0) / n)
+            for i, (s, n) in enumerate(zip(steps, ns)):
+                best[i] = min(best[i], _round(s, n))
     finally:
         if gc_was:
             gc.enable()
@@ -127,8 +135,7 @@ def run() -> list[dict]:
     """Rows {name, value, floor, ratio, target, unit, ok} for batch 1 and 1024 (µs per step)."""
     rows = []
     for batch, target in TARGETS.items():
-        floor = _timeit(numpy_step(batch))
-        value = _timeit(gradcalc_step(batch))
+        floor, value = _compare([numpy_step(batch), gradcalc_step(batch)], 1.0, 15)
         ratio = value / floor
         rows.append({
             "name": f"mlp 50-30-20-3 train step, batch {batch} (float32)",

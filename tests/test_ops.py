@@ -766,6 +766,46 @@ def test_raw_backward_equals_graph_backward(r, shapes, dt):
             np.testing.assert_array_equal(a.numpy(), b.detach().numpy())
 
 
+@pytest.mark.parametrize("shape,axes", [((256, 3), (1,)), ((256, 3), 1), ((256, 3), -1),
+                                         ((4, 64, 5), (2,)), ((300, 16), (1,)), ((8, 3), (1,)),
+                                         ((256, 3), (0,)), ((256, 17), (1,))])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_np_reduce_matches_numpy_on_short_last_axes(shape, axes, keepdims):
+    # the core's reduction helper transposes a short last axis of many rows; same numbers out
+    from gradcalc.core.reduce import np_reduce
+
+    d = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    for uf in (np.add, np.maximum):
+        got, want = np_reduce(uf, d, axes, keepdims), uf.reduce(d, axis=axes, keepdims=keepdims)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        if uf is np.maximum or shape[-1] < 8:  # short sums add in the same order
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_on_many_rows_raw_and_graph_gradients(fn):
+    # (512, 3) takes the transposed reductions forward and backward
+    x = np.random.default_rng(4).standard_normal((512, 3))
+    w = np.random.default_rng(5).uniform(0.5, 1.5, (512, 3))
+    t = T.tensor(x, requires_grad=True)
+    y = getattr(T.nn.functional, fn)(t, 1)
+    ref = np.exp(x - x.max(1, keepdims=True))
+    ref = ref / ref.sum(1, keepdims=True)
+    if fn == "log_softmax":
+        ref = np.log(ref)
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-12, atol=1e-12)
+    wt = T.tensor(w)
+    (raw,) = T.autograd.grad(y, t, wt, retain_graph=True)
+    (graph,) = T.autograd.grad(y, t, wt, create_graph=True)
+    np.testing.assert_array_equal(raw.numpy(), graph.detach().numpy())
+    p = np.exp(ref) if fn == "log_softmax" else ref
+    want = w - p * w.sum(1, keepdims=True) if fn == "log_softmax" else p * (
+        w - (w * p).sum(1, keepdims=True))
+    np.testing.assert_allclose(raw.numpy(), want, rtol=1e-10, atol=1e-12)
+
+
 def test_every_raw_formula_is_compared_with_its_graph_formula():
     # each node class with a `_raw` formula must appear in some row's graph (and so be
     # compared with its `apply` by the test above)

@@ -54,6 +54,24 @@ def _axes(dims, ndim):
     return None if ndim == 0 else dims
 
 
+def np_reduce(ufunc, d, axes, keepdims=False):
+    """`ufunc.reduce(d, axis=axes, keepdims=keepdims)` on a NumPy array, faster on a short last axis.
+
+    NumPy reduces a short last axis of many rows several times slower than the same numbers laid
+    out as rows (1024x3: 15 us against 3 us here), so such a reduction runs on the transposed
+    copy. Every CPU sum over dims goes through here, so formulas that sum agree bit for bit.
+    """
+    axis = axes[0] if type(axes) is tuple and len(axes) == 1 else axes
+    nd = d.ndim
+    if type(axis) is int and nd >= 2 and axis in (-1, nd - 1):
+        c = d.shape[-1]
+        if c <= 16 and d.size >= 128 * c:
+            t = d.T if nd == 2 else np.moveaxis(d, -1, 0)
+            r = ufunc.reduce(np.ascontiguousarray(t), axis=0)
+            return r[..., None] if keepdims else r
+    return ufunc.reduce(d, axis=axes, keepdims=keepdims)
+
+
 def expand_grad(g, shape, dims, keepdim):
     """Undo a reduction over `dims` for the gradient: unsqueeze the reduced dims, expand."""
     if not keepdim and len(shape) > 0:
@@ -109,7 +127,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
         return r
     dims = _dims(dim, d.ndim)
     if xp is np and sdt is None:
-        data = np.add.reduce(d, axis=_axes(dims, d.ndim), keepdims=keepdim)  # skips np.sum's wrapper
+        data = np_reduce(np.add, d, _axes(dims, d.ndim), keepdim)  # skips np.sum's wrapper
     else:
         data = xp.sum(d, axis=_axes(dims, d.ndim), keepdims=keepdim, dtype=sdt)
     r = _out(data, input.device)

@@ -12,6 +12,7 @@ from ..core.graph import record, save_out, unpack_out
 from ..core.linalg import addmm, matmul
 from ..core.ops import (_out, add_scalar, div_scalar, elu, gelu, leaky_relu, mul_scalar, relu,
                         sigmoid, silu, softplus, tanh, where)
+from ..core.reduce import np_reduce
 from ..core.registry import op
 from ..core.tensor import _make, _wrap_dim
 
@@ -90,7 +91,7 @@ class SoftmaxBackward0(Node):
         y = s.data
         if y.ndim == 0:
             return (g * 0,)
-        return (y * (g - np.add.reduce(g * y, axis=dim, keepdims=True)),)
+        return (y * (g - np_reduce(np.add, g * y, (dim,), True)),)
 
 
 class LogSoftmaxBackward0(Node):
@@ -110,7 +111,7 @@ class LogSoftmaxBackward0(Node):
         y = s.data
         if y.ndim == 0:
             return (g * 0,)
-        return (g - np.exp(y) * np.add.reduce(g, axis=dim, keepdims=True),)
+        return (g - np.exp(y) * np_reduce(np.add, g, (dim,), True),)
 
 
 def _float(input, dtype):
@@ -133,6 +134,10 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     xp = input._xp()
     if d.ndim == 0:
         data = xp.ones_like(d)
+    elif xp is np:
+        m = np_reduce(np.maximum, d, dim, True) if d.size else d
+        e = np.exp(d - m)
+        data = e / np_reduce(np.add, e, dim, True)
     else:
         m = xp.max(d, axis=dim, keepdims=True) if d.size else d
         e = xp.exp(d - m)
@@ -151,6 +156,9 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     xp = input._xp()
     if d.ndim == 0:
         data = xp.zeros_like(d)
+    elif xp is np:
+        z = d - np_reduce(np.maximum, d, dim, True) if d.size else d
+        data = z - np.log(np_reduce(np.add, np.exp(z), dim, True))
     else:
         z = d - d.max(axis=dim, keepdims=True) if d.size else d
         data = z - xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
