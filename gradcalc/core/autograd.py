@@ -572,11 +572,15 @@ def run_backward(
                     _release_children(node, ready)
                     continue
             if type(node) is Acc:
-                if g is not None and accumulate:
-                    if type(g) is not Tensor:
-                        g = wrap(g)
-                    if capture is None or node in capture:
-                        _accumulate(node.variable, g, create_graph, seeds)
+                if g is not None and accumulate and (capture is None or node in capture):
+                    var = node.variable
+                    if type(g) is Tensor:
+                        _accumulate(var, g, create_graph, seeds)
+                    elif var._x is None or not (var._x.hooks or var._x.post_acc_hooks):
+                        _accumulate_raw(var, g, seeds)  # (g: a raw array)
+                    else:
+                        _accumulate(var, wrap(g), create_graph, seeds)
+                    var = None
                 if trace is not None:
                     trace(node, (g,), ())
                 continue
@@ -786,13 +790,13 @@ def _run_pre_hooks(node, x, g):
     return g
 
 
-def _owned(g, seeds) -> bool:
-    """Whether the engine may keep `g`'s array as a leaf's .grad without copying it.
+def _owned(d, seeds, refs) -> bool:
+    """Whether the engine may keep array `d` as a leaf's .grad without copying it.
 
-    True only for a fresh array that nothing else references: not a view, not a seed the
-    caller passed in, and referenced by `g` alone (PyTorch checks the use count likewise).
+    True only for a fresh array that nothing else references: not a seed the caller passed in
+    (nor a view of one), and with no more than `refs` references, the ones the calling frames
+    and this call hold (PyTorch checks the use count likewise).
     """
-    d = g._data
     base = getattr(d, "base", 0)
     if base is not None:
         # a view (a transposed gradient, as TBackward0 returns) of a fresh array that only
@@ -801,14 +805,14 @@ def _owned(g, seeds) -> bool:
             return False  # (d.base, the local `base` and getrefcount's argument)
         base = None
     for s in seeds:
-        if s is g or s._data is d:
+        if s._data is d:
             return False
     try:
         if not d.flags.writeable:  # (no local for the flags object: it references the array)
             return False
     except AttributeError:
         return False
-    return sys.getrefcount(d) <= 3  # g._data, the local `d` and getrefcount's argument
+    return sys.getrefcount(d) <= refs
 
 
 def _accumulate(var, g, create_graph, seeds=()):
@@ -826,17 +830,30 @@ def _accumulate(var, g, create_graph, seeds=()):
             fresh = _tensor_cls()._wrap_owned(g)
             fresh._data = g._xp().empty_like(g._data)
             var._extras().grad = fresh.copy_(g)
-        elif _owned(g, seeds):
+        elif _owned(g._data, seeds, 3):  # g._data, _owned's `d`, getrefcount's argument
             var._extras().grad = _tensor_cls()._wrap_owned(g)
         else:
             var._extras().grad = g._detached_copy()
     elif create_graph or _enabled:
         xx.grad = old + g
     else:
-        old._accumulate_inplace(g)
+        old._accumulate_inplace(g._data)
     if xx is not None and xx.post_acc_hooks:
         for h in list(xx.post_acc_hooks.values()):
             h(var)
+
+
+def _accumulate_raw(var, d, seeds):
+    """AccumulateGrad for a raw CPU array, when no graph is recorded and the leaf has no hooks."""
+    xx = var._x
+    old = xx.grad if xx is not None else None
+    if old is None:
+        # the engine's local, this frame's `d`, _owned's `d` and getrefcount's argument
+        if not _owned(d, seeds, 4):
+            d = _np.array(d, copy=True)
+        var._extras().grad = _tensor_mod()._make(d)
+    else:
+        old._accumulate_inplace(d)
 
 
 def warn_nonleaf_grad():

@@ -142,15 +142,16 @@ class Tensor:
         """A detached tensor over g's array (which nothing else references)."""
         return _make(g._data, g)
 
-    def _accumulate_inplace(self, g: "Tensor") -> None:
+    def _accumulate_inplace(self, gd) -> None:
+        """self += array `gd`, in place where the array allows (AccumulateGrad)."""
         d = self._data
         if isinstance(d, np.ndarray) or not isinstance(d, np.generic):
             try:
-                d += g._data
+                d += gd
                 return
             except (TypeError, ValueError):
                 pass
-        self._data = self._xp().asarray(d + g._data)
+        self._data = self._xp().asarray(d + gd)
 
     @classmethod
     def _wrap_saved_output(cls, saved, node, create_graph):
