@@ -826,3 +826,10 @@ def test_nll_loss_target_bounds_and_ignore_index(n):
     assert abs(loss.item() - math.log(4)) < 1e-6
     loss.backward()
     assert x.grad[1].tolist() == [0.0, 0.0, 0.0, 0.0]
+    want = [(0.25 - 1) / (n - 1)] + [0.25 / (n - 1)] * 3
+    assert x.grad[0].tolist() == pytest.approx(want, rel=1e-6)
+    x.grad = None
+    t[1] = 2  # nothing ignored: mean over all n rows
+    torch.nn.functional.cross_entropy(x, t).backward()
+    assert x.grad[1].tolist() == pytest.approx([0.25 / n, 0.25 / n, (0.25 - 1) / n, 0.25 / n],
+                                               rel=1e-6)

@@ -438,7 +438,11 @@ def _reduce_to(g, node, shape, dtype):
 def _reduce_raw(gd, node, shape, npdt):
     """`_reduce_to` on a raw CPU array, when no graph is recorded."""
     gs = gd.shape
-    if gs != shape:
+    if gs == shape:
+        pass
+    elif gs[1:] == shape:
+        gd = _np.add.reduce(gd, axis=0)  # a batch of rows to one row (a bias): the common case
+    else:
         _check_reducible(gs, node, shape)
         # one raw reduction: leading dims, then broadcast 1-dims
         lead = len(gs) - len(shape)
@@ -628,12 +632,13 @@ def run_backward(
                 if gi is not None:
                     if raw is not None:
                         # a raw array: reduced raw and kept raw in a single-output buffer
-                        if child.n_outputs != 1:
+                        # (a multi-output node's buffer is a list of tensors)
+                        old = child._buf
+                        if type(old) is list:
                             gi = wrap(gi)
                         else:
                             if gi.shape != child._shape or gi.dtype is not child._npdt:
                                 gi = _reduce_raw(gi, child, child._shape, child._npdt)
-                            old = child._buf
                             if old is None:
                                 child._buf = gi
                             elif type(old) is Tensor:

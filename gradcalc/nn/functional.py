@@ -446,10 +446,12 @@ class NllLossBackward0(Node):
         tgt, w, red, ignore, total, shape = self._unpack()
         tt = tgt._data.reshape(-1)
         C = shape[1] if len(shape) > 1 else shape[0]
-        if w is None and xp is np and tt.size <= 64 and ignore not in tt.tolist():
-            # the common case: every target counts with weight 1 (a scalar coefficient)
+        if w is None and xp is np and (
+                ignore not in tt.tolist() if tt.size <= 64 else not (tt == ignore).any()):
+            # the common case: every target counts with weight 1 (a scalar coefficient, the
+            # same number the general case computes)
             K = np.zeros((tt.size, C), dtype=dt)
-            K[np.arange(tt.size), tt] = -1.0 / float(total) if red == "mean" else -1.0
+            K[np.arange(tt.size), tt] = -(dt.type(1) / total) if red == "mean" else -1.0
         else:
             valid = tt != ignore
             safe = xp.where(valid, tt, 0)
@@ -504,6 +506,15 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         vals = tl if all_valid else [v for v in tl if v != ignore_index] or [0]
         lo, hi = (min(vals), max(vals)) if vals else (0, 0)
         valid = None if all_valid else t != ignore_index
+    elif xp is np:
+        # a large batch: its range first, then the ignored entries only if it could hold one
+        lo, hi = (int(np.minimum.reduce(t)), int(np.maximum.reduce(t))) if t.size else (0, 0)
+        all_valid = not (lo <= ignore_index <= hi and (t == ignore_index).any())
+        valid = None
+        if not all_valid:
+            valid = t != ignore_index
+            checked = np.where(valid, t, 0)
+            lo, hi = int(np.minimum.reduce(checked)), int(np.maximum.reduce(checked))
     else:
         valid = t != ignore_index
         all_valid = bool(to_host(valid.all())) if valid.size else True  # explicit sync
