@@ -54,8 +54,13 @@ def test_tutorial_polynomial():
     assert acc3 is acc2 and acc3.variable is x
     assert acc3.name() == "torch::autograd::AccumulateGrad"
     assert pow3._saved_exponent == 3 and pow3._saved_self is x
+    assert add1._saved_alpha == 1  # left unsaved at its default, reported as PyTorch does
+    with pytest.raises(AttributeError, match="^'AddBackward0' object has no attribute '_saved_x'$"):
+        add1._saved_x
     y.backward()
     assert repr(x.grad) == "tensor(24.)"
+    with pytest.raises(GradcalcError, match=FREED):
+        pow3._saved_self
 
 
 def test_tutorial_two_inputs():

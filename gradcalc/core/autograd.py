@@ -212,6 +212,8 @@ class Node:
     formula: tuple = ()
     #: names of the saved values, as PyTorch's `_saved_<name>` attributes
     saved_names: tuple = ()
+    #: values a node leaves unsaved when they are the default
+    saved_defaults: dict = {}
     n_outputs = 1
 
     def __init__(self, next_edges, shape, npdt, saved=()):
@@ -278,16 +280,12 @@ class Node:
         x.pre_hooks[k] = fn
         return RemovableHandle(x.pre_hooks, k)
 
-    def __getattr__(self, name):
-        if name.startswith("_saved_"):
-            key = name[7:]
-            names = type(self).saved_names
-            if key in names:
-                saved = self._saved
-                if saved is FREED:
-                    raise GradError(FREED_MESSAGE)
-                return _public_saved(self, saved[names.index(key)])
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+    def __init_subclass__(cls, **kwargs):
+        # PyTorch's `_saved_<name>` attributes, one property per saved value. (Properties, not
+        # a __getattr__: a class with __getattr__ pays for it on every attribute the engine reads.)
+        super().__init_subclass__(**kwargs)
+        for i, name in enumerate(cls.__dict__.get("saved_names", ())):
+            setattr(cls, "_saved_" + name, _saved_property(i, name))
 
     def saved_items(self) -> list:
         """(name, value) of each value saved for backward ([] once freed)."""
@@ -386,6 +384,18 @@ def _tensor_mod():
 
 def _tensor_cls():
     return _tensor_mod().Tensor
+
+
+def _saved_property(i: int, name: str) -> property:
+    def get(self):
+        saved = self._saved
+        if saved is FREED:
+            raise GradError(FREED_MESSAGE)
+        if i >= len(saved):  # a default left unsaved (alpha=1 of add and sub)
+            return type(self).saved_defaults[name]
+        return _public_saved(self, saved[i])
+
+    return property(get, doc=f"The value saved for backward as `{name}`.")
 
 
 class AccumulateGrad(Node):

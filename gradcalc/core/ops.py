@@ -135,6 +135,7 @@ class AddBackward0(Node):
     __slots__ = ()
     formula = ("grad", "grad * alpha")
     saved_names = ("alpha",)
+    saved_defaults = {"alpha": 1}
 
     def apply(self, g):
         alpha = self._saved[0] if self._saved else 1
@@ -200,6 +201,7 @@ class SubBackward0(Node):
     __slots__ = ()
     formula = ("grad", "-grad * alpha")
     saved_names = ("alpha",)
+    saved_defaults = {"alpha": 1}
 
     def apply(self, g):
         alpha = self._saved[0] if self._saved else 1
