@@ -342,7 +342,7 @@ class SavedOutput:
 
 def _public_saved(node, v):
     if type(v) is SavedOutput:
-        return _tensor_cls()._wrap_saved_output(v, node, False)
+        return _Tensor._wrap_saved_output(v, node, False)
     return v
 
 
@@ -369,21 +369,14 @@ def _legacy_type(name: str) -> str:
     return ALIASES[name].legacy_name
 
 
-_tensor_module = None
+# gradcalc.core.tensor imports this module first, then binds its Tensor class and `_make` here.
+_Tensor = None
+_make = None
 
 
-def _tensor_mod():
-    """gradcalc.core.tensor (imported on first use: it imports this module)."""
-    global _tensor_module
-    if _tensor_module is None:
-        from . import tensor
-
-        _tensor_module = tensor
-    return _tensor_module
-
-
-def _tensor_cls():
-    return _tensor_mod().Tensor
+def _bind_tensor(tensor_cls, make) -> None:
+    global _Tensor, _make
+    _Tensor, _make = tensor_cls, make
 
 
 def _saved_property(i: int, name: str) -> property:
@@ -437,7 +430,7 @@ def _reduce_to(g, node, shape, dtype):
     gd = g._data
     if gd.shape != shape:
         if not _enabled and type(gd) is _np.ndarray:
-            return _tensor_mod()._make(_reduce_raw(gd, node, shape, dtype.np))
+            return _make(_reduce_raw(gd, node, shape, dtype.np))
         _check_reducible(gd.shape, node, shape)
         g = g.sum_to_size(shape)
     if g._data.dtype != dtype.np:
@@ -558,8 +551,8 @@ def run_backward(
     gc.disable()
     heappop, heappush = heapq.heappop, heapq.heappush
     Acc = AccumulateGrad
-    Tensor = _tensor_cls()
-    wrap = _tensor_mod()._make
+    Tensor = _Tensor
+    wrap = _make
     rawmode = not create_graph and trace is None
     try:
         while True:
@@ -573,7 +566,7 @@ def run_backward(
             g = node._buf
             node._buf = None
             x = node._x
-            if x is not None:
+            if x is not None and (x.tensor_pre_hooks or x.retain or x.pre_hooks):
                 if g is not None and type(g) is not Tensor and type(g) is not list:
                     g = wrap(g)
                 g = _run_pre_hooks(node, x, g)
@@ -842,11 +835,11 @@ def _accumulate(var, g, create_graph, seeds=()):
     if old is None:
         if create_graph:
             # PyTorch: new_empty_strided(...).copy_(grad), so .grad has grad_fn CopyBackwards
-            fresh = _tensor_cls()._wrap_owned(g)
+            fresh = _Tensor._wrap_owned(g)
             fresh._data = g._xp().empty_like(g._data)
             var._extras().grad = fresh.copy_(g)
         elif _owned(g._data, seeds, 3):  # g._data, _owned's `d`, getrefcount's argument
-            var._extras().grad = _tensor_cls()._wrap_owned(g)
+            var._extras().grad = _Tensor._wrap_owned(g)
         else:
             var._extras().grad = g._detached_copy()
     elif create_graph or _enabled:
@@ -866,7 +859,7 @@ def _accumulate_raw(var, d, seeds):
         # the engine's local, this frame's `d`, _owned's `d` and getrefcount's argument
         if not _owned(d, seeds, 4):
             d = _np.array(d, copy=True)
-        var._extras().grad = _tensor_mod()._make(d)
+        var._extras().grad = _make(d)
     else:
         old._accumulate_inplace(d)
 

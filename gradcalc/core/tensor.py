@@ -118,8 +118,11 @@ class Tensor:
     def _grad_accumulator(self):
         # PyTorch's leaf keeps its AccumulateGrad weakly (the node holds the leaf): a new one
         # after each freed graph
-        x = self._extras()
-        acc = x.accum() if x.accum is not None else None
+        x = self._x
+        if x is None:
+            x = self._x = _TensorExtras()
+        ref = x.accum
+        acc = ref() if ref is not None else None
         if acc is None:
             acc = _ag.AccumulateGrad(self)
             x.accum = _weakref(acc)
@@ -614,3 +617,6 @@ def _wrap_dim(dim, ndim: int) -> int:
     return dim % n
 
 
+
+
+_ag._bind_tensor(Tensor, _make)
