@@ -1104,3 +1104,16 @@ def test_transposed_fresh_gradient_is_kept_and_accumulates():
     assert v.grad.tolist() == [[4.0, 13.0], [7.0, 16.0], [10.0, 19.0]]
     (v.t() * 2.0).backward(seed)
     assert v.grad.tolist() == [[6.0, 21.0], [11.0, 26.0], [16.0, 31.0]]
+
+
+def test_saved_values_read_as_pytorch_shows_them():
+    # PyTorch 2.13: a Python number in a tensor argument is saved as a 0-dim tensor (int64 or
+    # float64), Scalar arguments stay numbers, and a saved output comes back with its grad_fn
+    a = torch.tensor([1.0, 2.0], requires_grad=True)
+    assert repr((a * 3).grad_fn._saved_other) == "tensor(3)"
+    assert repr((a * 2.5).grad_fn._saved_other) == "tensor(2.5000, dtype=torch.float64)"
+    assert (a * 3).grad_fn._saved_self is None
+    assert repr((a / 2).grad_fn._saved_other) == "tensor(2)"
+    assert repr(a.exp().grad_fn._saved_result) == "tensor([2.7183, 7.3891], grad_fn=<ExpBackward0>)"
+    assert repr(torch.relu(a).grad_fn._saved_result) == "tensor([1., 2.], grad_fn=<ReluBackward0>)"
+    assert (a + a).grad_fn._saved_alpha == 1 and (a ** 3).grad_fn._saved_exponent == 3

@@ -379,14 +379,29 @@ def _bind_tensor(tensor_cls, make) -> None:
     _Tensor, _make = tensor_cls, make
 
 
+_WRAPPED_NUMBER_DTYPES = {bool: _np.bool_, int: _np.int64, float: _np.float64}
+
+
 def _saved_property(i: int, name: str) -> property:
+    wraps_numbers = name in ("self", "other")  # tensor arguments (not Scalar ones like alpha)
+
     def get(self):
         saved = self._saved
         if saved is FREED:
             raise GradError(FREED_MESSAGE)
         if i >= len(saved):  # a default left unsaved (alpha=1 of add and sub)
             return type(self).saved_defaults[name]
-        return _public_saved(self, saved[i])
+        v = saved[i]
+        if type(v) is SavedOutput:
+            # PyTorch unpacks a saved output with this node as its grad_fn
+            t = _Tensor._wrap_saved_output(v, self, False)
+            t._grad_fn = self
+            t._requires_grad = True
+            return t
+        if wraps_numbers and type(v) in _WRAPPED_NUMBER_DTYPES:
+            # a Python number in a tensor argument is saved as a 0-dim tensor (int64, float64)
+            return _make(_np.asarray(v, dtype=_WRAPPED_NUMBER_DTYPES[type(v)]))
+        return v
 
     return property(get, doc=f"The value saved for backward as `{name}`.")
 
