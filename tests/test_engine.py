@@ -1117,3 +1117,26 @@ def test_saved_values_read_as_pytorch_shows_them():
     assert repr(a.exp().grad_fn._saved_result) == "tensor([2.7183, 7.3891], grad_fn=<ExpBackward0>)"
     assert repr(torch.relu(a).grad_fn._saved_result) == "tensor([1., 2.], grad_fn=<ReluBackward0>)"
     assert (a + a).grad_fn._saved_alpha == 1 and (a ** 3).grad_fn._saved_exponent == 3
+
+
+@pytest.mark.parametrize("expr", ["a * b", "b * a", "a / b", "b / a", "a * 2.5", "a ** 3",
+                                  "a * np.float64(2.0)", "a / np.float32(3.0)"])
+def test_raw_formulas_with_mixed_dtypes_match_the_graph_path(expr):
+    # a float32 tensor meets a float64 0-dim tensor (PyTorch keeps float32; NumPy would not):
+    # the raw path must give what the tensor formulas give
+    def grads(create_graph):
+        a = torch.tensor([0.3, -1.7, 2.2], requires_grad=True)
+        b = torch.tensor(1.3, dtype=torch.float64, requires_grad=True)
+        out = eval(expr, {"a": a, "b": b, "np": np})
+        gs = torch.autograd.grad(out, (a, b), torch.tensor([1.0, 0.5, -2.0], dtype=out.dtype),
+                                 create_graph=create_graph, allow_unused=True)
+        return out.dtype, [None if g is None else (g.dtype, g.detach().numpy()) for g in gs]
+
+    dt, raw = grads(False)
+    dt2, graph = grads(True)
+    assert dt == dt2 == torch.float32
+    for r, g in zip(raw, graph):
+        assert (r is None) == (g is None)
+        if r is not None:
+            assert r[0] == g[0]
+            np.testing.assert_array_equal(r[1], g[1])

@@ -956,6 +956,13 @@ def test_logical_and_predicates():
     (lambda: T.tensor([0.0]) / 0, [float("nan")], "float32"),
     (lambda: T.tensor([0.0]).log(), [float("-inf")], "float32"),
     (lambda: T.tensor([3, 4]) & T.tensor([1, 5]), [1, 4], "int64"),
+    # NumPy scalars promote as Python numbers (PyTorch 2.13)
+    (lambda: T.tensor([1.0, 2.0]) * np.float64(2.0), [2.0, 4.0], "float32"),
+    (lambda: np.float64(2.0) * T.tensor([1.0, 2.0]), [2.0, 4.0], "float32"),
+    (lambda: T.tensor([1.0, 2.0]) + np.float64(1), [2.0, 3.0], "float32"),
+    (lambda: T.tensor([3.0]) / np.float32(3.0), [1.0], "float32"),
+    (lambda: T.tensor([1, 2]) * np.float64(2.0), [2.0, 4.0], "float32"),
+    (lambda: T.tensor([1, 2]) * np.int64(2), [2, 4], "int64"),
 ], ids=lambda v: "" if callable(v) else None)
 def test_promotion(expr, values, dtype):
     out = expr()

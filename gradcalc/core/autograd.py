@@ -305,6 +305,10 @@ class Node:
     #: every op row). None: the engine calls `apply`.
     _raw = None
 
+    def _raw_via_apply(self, g):
+        """`_raw` by way of `apply`, for a case a raw formula leaves to the tensor one."""
+        return tuple(None if t is None else t._data for t in self.apply(_make(g)))
+
     #: whether backward frees what this node saved (False when it saved only sizes and flags,
     #: as PyTorch's nodes that save no tensors, which can be backwarded twice)
     _frees = True

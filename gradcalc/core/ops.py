@@ -26,11 +26,12 @@ _SCALARS = (int, float, bool, complex)
 
 
 def _num(v):
-    """Reject non-numbers early with PyTorch's wording."""
+    """Reject non-numbers early with PyTorch's wording; NumPy scalars count as Python numbers
+    (as in PyTorch: `float32_tensor * np.float64(2)` stays float32)."""
+    if isinstance(v, np.generic):  # (before the Python types: np.float64 is a float)
+        return v.item()
     if isinstance(v, (Tensor, *_SCALARS)):
         return v
-    if isinstance(v, np.generic):
-        return v.item()
     raise GradcalcTypeError(
         f"unsupported operand type: expected a Tensor or a number, got {type(v).__name__}"
     )
@@ -141,6 +142,8 @@ class AddBackward0(Node):
         alpha = self._saved[0] if self._saved else 1
         return g, (g if alpha == 1 else g * alpha)
 
+    _raw = apply  # operators and numbers only: the same formula on arrays
+
     _frees = False
 
 
@@ -207,6 +210,8 @@ class SubBackward0(Node):
         alpha = self._saved[0] if self._saved else 1
         return g, (-g if alpha == 1 else g * -alpha)
 
+    _raw = apply  # operators and numbers only: the same formula on arrays
+
     _frees = False
 
 
@@ -216,6 +221,8 @@ class RsubBackward1(Node):
 
     def apply(self, g):
         return (-g,)
+
+    _raw = apply
 
 
 @op("sub", aliases=("subtract",))
@@ -258,6 +265,23 @@ def rsub(input, other, alpha=1):
     return sub(other, input, alpha=alpha)
 
 
+_MIXED = object()
+
+
+def _raw_operands(node, dt):
+    """A two-tensor node's saved operands as arrays, or (_MIXED, _MIXED) unless every saved one
+    is a tensor of dtype `dt` (then NumPy's arithmetic is PyTorch's)."""
+    out = []
+    for v in node._unpack():
+        if v is None:
+            out.append(None)
+        elif isinstance(v, Tensor) and v._data.dtype is dt:
+            out.append(v._data)
+        else:
+            return _MIXED, _MIXED
+    return out
+
+
 class MulBackward0(Node):
     __slots__ = ()
     formula = ("grad * other", "grad * self")
@@ -265,6 +289,15 @@ class MulBackward0(Node):
 
     def apply(self, g):
         a, b = self._unpack()
+        return (
+            g * b if self._next[0] is not None else None,
+            g * a if self._next[1] is not None else None,
+        )
+
+    def _raw(self, g):
+        a, b = _raw_operands(self, g.dtype)
+        if a is _MIXED:
+            return self._raw_via_apply(g)
         return (
             g * b if self._next[0] is not None else None,
             g * a if self._next[1] is not None else None,
@@ -339,6 +372,14 @@ class DivBackward0(Node):
 
     def apply(self, g):
         a, b = self._unpack()
+        ga = g / b if self._next[0] is not None else None
+        gb = -g * a / (b * b) if self._next[1] is not None else None
+        return ga, gb
+
+    def _raw(self, g):
+        a, b = _raw_operands(self, g.dtype)
+        if a is _MIXED:
+            return self._raw_via_apply(g)
         ga = g / b if self._next[0] is not None else None
         gb = -g * a / (b * b) if self._next[1] is not None else None
         return ga, gb
@@ -548,6 +589,16 @@ class PowBackward0(Node):
             return (g * (a * 2),)
         return (g * (pow(a, e - 1) * e),)
 
+    def _raw(self, g):
+        a, e = self._unpack()
+        if type(e) not in (int, float) or not isinstance(a, Tensor) or a._data.dtype is not g.dtype:
+            return self._raw_via_apply(g)
+        if e == 0:
+            return (g * 0,)
+        if e == 2:
+            return (g * (a._data * 2),)
+        return (g * (np.power(a._data, e - 1) * e),)
+
 
 class PowBackward1(Node):
     __slots__ = ()
@@ -627,6 +678,8 @@ class NegBackward0(Node):
     def apply(self, g):
         return (-g,)
 
+    _raw = apply
+
 
 def _unary_same(x, fn_name, node_cls, saved_fn=None):
     d = x._data
@@ -675,8 +728,11 @@ _UNARY = []
 def _unary_op(name, npname, grad, formula, save, aliases=(), raw=None):
     """Define one float unary op from its derivative (a function of grad, self, result).
 
-    `raw` is the same derivative on NumPy arrays, for the engine's no-graph path.
+    `raw` is the same derivative on NumPy arrays, for the engine's no-graph path (True: the
+    formula itself, when it uses only arithmetic operators, which arrays and tensors share).
     """
+    if raw is True:
+        raw = grad
 
     def apply(self, g):
         (s,) = self._unpack() if save else (None,)
@@ -730,27 +786,40 @@ def _unary_op(name, npname, grad, formula, save, aliases=(), raw=None):
     return fn
 
 
-_unary_op("exp", "exp", lambda g, s, r: g * r, "grad * result", 2)
-_unary_op("exp2", "exp2", lambda g, s, r: g * r * math.log(2.0), "grad * result * ln 2", 2)
-_unary_op("expm1", "expm1", lambda g, s, r: g * (r + 1), "grad * (result + 1)", 2)
-_unary_op("log", "log", lambda g, s, r: g / s, "grad / self", 1)
-_unary_op("log2", "log2", lambda g, s, r: g / (s * math.log(2.0)), "grad / (self * ln 2)", 1)
-_unary_op("log10", "log10", lambda g, s, r: g / (s * math.log(10.0)), "grad / (self * ln 10)", 1)
-_unary_op("log1p", "log1p", lambda g, s, r: g / (s + 1), "grad / (self + 1)", 1)
-_unary_op("sqrt", "sqrt", lambda g, s, r: g / (r * 2), "grad / (2 * result)", 2)
+_unary_op("exp", "exp", lambda g, s, r: g * r, "grad * result", 2, raw=True)
+_unary_op("exp2", "exp2", lambda g, s, r: g * r * math.log(2.0), "grad * result * ln 2", 2,
+          raw=True)
+_unary_op("expm1", "expm1", lambda g, s, r: g * (r + 1), "grad * (result + 1)", 2, raw=True)
+_unary_op("log", "log", lambda g, s, r: g / s, "grad / self", 1, raw=True)
+_unary_op("log2", "log2", lambda g, s, r: g / (s * math.log(2.0)), "grad / (self * ln 2)", 1,
+          raw=True)
+_unary_op("log10", "log10", lambda g, s, r: g / (s * math.log(10.0)), "grad / (self * ln 10)", 1,
+          raw=True)
+_unary_op("log1p", "log1p", lambda g, s, r: g / (s + 1), "grad / (self + 1)", 1, raw=True)
+_unary_op("sqrt", "sqrt", lambda g, s, r: g / (r * 2), "grad / (2 * result)", 2, raw=True)
 _unary_op("sin", "sin", lambda g, s, r: g * cos(s), "grad * cos(self)", 1,
           raw=lambda g, s, r: g * np.cos(s))
-_unary_op("cos", "cos", lambda g, s, r: g * -sin(s), "grad * -sin(self)", 1)
-_unary_op("tan", "tan", lambda g, s, r: g * (r * r + 1), "grad * (1 + result**2)", 2)
-_unary_op("asin", "arcsin", lambda g, s, r: g * rsqrt(-(s * s) + 1), "grad / sqrt(1 - self**2)", 1, ("arcsin",))
-_unary_op("acos", "arccos", lambda g, s, r: g * -rsqrt(-(s * s) + 1), "-grad / sqrt(1 - self**2)", 1, ("arccos",))
-_unary_op("atan", "arctan", lambda g, s, r: g / (s * s + 1), "grad / (1 + self**2)", 1, ("arctan",))
-_unary_op("sinh", "sinh", lambda g, s, r: g * cosh(s), "grad * cosh(self)", 1)
-_unary_op("cosh", "cosh", lambda g, s, r: g * sinh(s), "grad * sinh(self)", 1)
-_unary_op("tanh", "tanh", lambda g, s, r: g * (-(r * r) + 1), "grad * (1 - result**2)", 2)
-_unary_op("asinh", "arcsinh", lambda g, s, r: g * rsqrt(s * s + 1), "grad / sqrt(self**2 + 1)", 1, ("arcsinh",))
-_unary_op("acosh", "arccosh", lambda g, s, r: g * rsqrt(s * s - 1), "grad / sqrt(self**2 - 1)", 1, ("arccosh",))
-_unary_op("atanh", "arctanh", lambda g, s, r: g / (-(s * s) + 1), "grad / (1 - self**2)", 1, ("arctanh",))
+_unary_op("cos", "cos", lambda g, s, r: g * -sin(s), "grad * -sin(self)", 1,
+          raw=lambda g, s, r: g * -np.sin(s))
+_unary_op("tan", "tan", lambda g, s, r: g * (r * r + 1), "grad * (1 + result**2)", 2, raw=True)
+_unary_op("asin", "arcsin", lambda g, s, r: g * rsqrt(-(s * s) + 1), "grad / sqrt(1 - self**2)", 1, ("arcsin",),
+          raw=lambda g, s, r: g * (1 / np.sqrt(-(s * s) + 1)))
+_unary_op("acos", "arccos", lambda g, s, r: g * -rsqrt(-(s * s) + 1), "-grad / sqrt(1 - self**2)", 1, ("arccos",),
+          raw=lambda g, s, r: g * -(1 / np.sqrt(-(s * s) + 1)))
+_unary_op("atan", "arctan", lambda g, s, r: g / (s * s + 1), "grad / (1 + self**2)", 1, ("arctan",),
+          raw=True)
+_unary_op("sinh", "sinh", lambda g, s, r: g * cosh(s), "grad * cosh(self)", 1,
+          raw=lambda g, s, r: g * np.cosh(s))
+_unary_op("cosh", "cosh", lambda g, s, r: g * sinh(s), "grad * sinh(self)", 1,
+          raw=lambda g, s, r: g * np.sinh(s))
+_unary_op("tanh", "tanh", lambda g, s, r: g * (-(r * r) + 1), "grad * (1 - result**2)", 2,
+          raw=True)
+_unary_op("asinh", "arcsinh", lambda g, s, r: g * rsqrt(s * s + 1), "grad / sqrt(self**2 + 1)", 1, ("arcsinh",),
+          raw=lambda g, s, r: g * (1 / np.sqrt(s * s + 1)))
+_unary_op("acosh", "arccosh", lambda g, s, r: g * rsqrt(s * s - 1), "grad / sqrt(self**2 - 1)", 1, ("arccosh",),
+          raw=lambda g, s, r: g * (1 / np.sqrt(s * s - 1)))
+_unary_op("atanh", "arctanh", lambda g, s, r: g / (-(s * s) + 1), "grad / (1 - self**2)", 1, ("arctanh",),
+          raw=True)
 
 
 class RsqrtBackward0(Node):
@@ -810,6 +879,11 @@ class SigmoidBackward0(Node):
     def apply(self, g):
         (s,) = self._unpack()
         r = unpack_out(self, s)
+        return (g * (r * (-r + 1)),)
+
+    def _raw(self, g):
+        (s,) = self._unpack()
+        r = s.data
         return (g * (r * (-r + 1)),)
 
 

@@ -80,6 +80,14 @@ def expand_grad(g, shape, dims, keepdim):
     return g.expand(shape)
 
 
+def _expand_grad_raw(g, shape, dims, keepdim):
+    """`expand_grad` on a raw array."""
+    if not keepdim and len(shape) > 0:
+        for d in dims:
+            g = np.expand_dims(g, d)
+    return np.broadcast_to(g, shape)
+
+
 class SumBackward0(Node):
     __slots__ = ()
     formula = ("grad.expand(self.shape)",)
@@ -88,6 +96,9 @@ class SumBackward0(Node):
     def apply(self, g):
         (shape,) = self._saved
         return (g.expand(shape),)
+
+    def _raw(self, g):
+        return (np.broadcast_to(g, self._saved[0]),)
 
     _frees = False
 
@@ -100,6 +111,10 @@ class SumBackward1(Node):
     def apply(self, g):
         shape, dims, keepdim = self._saved
         return (expand_grad(g, shape, dims, keepdim),)
+
+    def _raw(self, g):
+        shape, dims, keepdim = self._saved
+        return (_expand_grad_raw(g, shape, dims, keepdim),)
 
     _frees = False
 
@@ -170,6 +185,10 @@ class MeanBackward0(Node):
         shape, n = self._saved
         return (g.expand(shape) / n,)
 
+    def _raw(self, g):
+        shape, n = self._saved
+        return (np.broadcast_to(g, shape) / n,)
+
     _frees = False
 
 
@@ -181,6 +200,10 @@ class MeanBackward1(Node):
     def apply(self, g):
         shape, dims, keepdim, n = self._saved
         return (expand_grad(g, shape, dims, keepdim) / n,)
+
+    def _raw(self, g):
+        shape, dims, keepdim, n = self._saved
+        return (_expand_grad_raw(g, shape, dims, keepdim) / n,)
 
     _frees = False
 

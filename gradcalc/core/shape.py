@@ -81,6 +81,9 @@ class ViewBackward0(Node):
     def apply(self, g):
         return (g.reshape(self._saved[0]),)
 
+    def _raw(self, g):
+        return (np.reshape(g, self._saved[0]),)
+
     _frees = False
 
 
@@ -246,6 +249,9 @@ class SqueezeBackward0(Node):
 
     def apply(self, g):
         return (g.reshape(self._saved[0]),)
+
+    def _raw(self, g):
+        return (np.reshape(g, self._saved[0]),)
 
     _frees = False
 
