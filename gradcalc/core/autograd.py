@@ -463,7 +463,8 @@ def _reduce_raw(gd, node, shape, npdt):
     if gs == shape:
         pass
     elif gs[1:] == shape:
-        gd = _np.add.reduce(gd, axis=0)  # a batch of rows to one row (a bias): the common case
+        # a batch of rows to one row (a bias): the common case; a batch of one is a reshape
+        gd = _np.add.reduce(gd, axis=0) if gs[0] != 1 else gd.reshape(shape)
     else:
         _check_reducible(gs, node, shape)
         # one raw reduction: leading dims, then broadcast 1-dims
@@ -573,9 +574,12 @@ def run_backward(
     Tensor = _Tensor
     wrap = _make
     rawmode = not create_graph and trace is None
+    accs = []  # AccumulateGrad nodes that are ready: they run first (PyTorch gives them top priority)
     try:
         while True:
-            if nxt is not None:
+            if accs:
+                node = accs.pop()
+            elif nxt is not None:
                 node = nxt
                 nxt = None
             elif ready:
@@ -683,7 +687,9 @@ def run_backward(
                 c = child._deps - 1
                 child._deps = c
                 if c == 0:
-                    if became is None and not ready:
+                    if type(child) is Acc:
+                        accs.append(child)
+                    elif became is None and not ready:
                         # the common case in a chain: exactly one child became ready
                         became = child
                     else:

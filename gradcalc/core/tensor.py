@@ -394,7 +394,8 @@ class Tensor:
             d.dtype.kind == "f"
         ):
             # the common `loss.backward()`: seed with ones and run the engine directly
-            _ag.run_backward((self,), (_make(self._xp().ones_like(d), self),), retain_graph)
+            _ag.run_backward((self,), (_make(self._xp().ones(d.shape, d.dtype), self),),
+                             retain_graph)
             return
         from ..autograd import backward
 
