@@ -8,9 +8,10 @@ import numpy as np
 from ..errors import DTypeError, ShapeError, TorchRuntimeError
 from . import autograd as _ag
 from .autograd import Node
+from .backend import CPU
 from .dtypes import _FROM_NP
 from .graph import device_of, record, save_out, unpack_out
-from .ops import _out, write_out
+from .ops import _both_cpu, _out, write_out
 from .registry import op
 from .tensor import Tensor, _make
 
@@ -68,7 +69,7 @@ def mm(input, mat2, *, out=None):
         )
     if a.dtype is not b.dtype:
         _same_dtype(input, mat2, "mm")
-    if input._x is None and mat2._x is None:
+    if _both_cpu(input, mat2):
         r = _make(a @ b)
     else:
         dev = device_of(input, mat2)  # before computing: mixed devices are PyTorch's error
@@ -457,7 +458,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
         )
     if a.dtype is not b.dtype:
         _same_dtype(mat1, mat2, "mm")
-    if input._x is None and mat1._x is None and mat2._x is None:
+    if _both_cpu(mat1, mat2) and (input._x is None or input._x.device is CPU):
         prod = a @ b
         dev = None
     else:

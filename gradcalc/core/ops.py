@@ -37,6 +37,13 @@ def _num(v):
     )
 
 
+def _both_cpu(a: Tensor, b: Tensor) -> bool:
+    """Whether two tensors are on the CPU (no extras, or extras saying so: a parameter, a view,
+    a leaf holding a .grad)."""
+    ax, bx = a._x, b._x
+    return (ax is None or ax.device is CPU) and (bx is None or bx.device is CPU)
+
+
 def _prep(a, b, *, true_div=False, float_only=False):
     """Promote two operands PyTorch's way; returns (a_data, b_data, device)."""
     if not isinstance(a, Tensor):
@@ -152,7 +159,7 @@ def add(input, other, *, alpha=1, out=None):
     if out is not None:
         return write_out(out, "add", (input, other), lambda: add(input, other, alpha=alpha),
                          exact_dtype=False)
-    if type(input) is Tensor and alpha == 1:
+    if isinstance(input, Tensor) and alpha == 1:
         d = input._data
         t = type(other)
         if (t is float or t is int) and (input._requires_grad or d.dtype.kind == "f"):
@@ -161,7 +168,7 @@ def add(input, other, *, alpha=1, out=None):
             if input._requires_grad and _ag._enabled:
                 return result1(d + other, AddScalarBackward0, input, (), 2)
             return _make(d + other, input)
-        if t is Tensor and input._x is None and other._x is None and d.dtype is other._data.dtype:
+        if isinstance(other, Tensor) and _both_cpu(input, other) and d.dtype is other._data.dtype:
             # fast path: two CPU tensors of one dtype
             try:
                 r = _make(d + other._data)
@@ -230,8 +237,8 @@ def sub(input, other, *, alpha=1, out=None):
     if out is not None:
         return write_out(out, "sub", (input, other), lambda: sub(input, other, alpha=alpha),
                          exact_dtype=False)
-    if (type(input) is Tensor and type(other) is Tensor and alpha == 1 and input._x is None
-            and other._x is None):
+    if (isinstance(input, Tensor) and isinstance(other, Tensor) and alpha == 1
+            and _both_cpu(input, other)):
         d, e = input._data, other._data
         if d.dtype is e.dtype and d.dtype.kind == "f":
             # fast path: two CPU float tensors of one dtype
@@ -329,7 +336,7 @@ MulScalarBackward0.__name__ = MulScalarBackward0.__qualname__ = "MulBackward0"
 def mul(input, other, *, out=None):
     if out is not None:
         return write_out(out, "mul", (input, other), lambda: mul(input, other), exact_dtype=False)
-    if type(input) is Tensor:
+    if isinstance(input, Tensor):
         d = input._data
         t = type(other)
         if (t is float or t is int) and (input._requires_grad or d.dtype.kind == "f"):
@@ -337,7 +344,7 @@ def mul(input, other, *, out=None):
             if input._requires_grad and _ag._enabled:
                 return result1(d * other, MulScalarBackward0, input, (None, other), 2)
             return _make(d * other, input)
-        if t is Tensor and input._x is None and other._x is None:
+        if isinstance(other, Tensor) and _both_cpu(input, other):
             bd = other._data
             if d.dtype is bd.dtype:
                 # fast path: two CPU tensors of one dtype
@@ -759,7 +766,8 @@ def _unary_op(name, npname, grad, formula, save, aliases=(), raw=None):
         # A float-valued unary op: ints promote to the default dtype, as in PyTorch. (The body
         # is written out here rather than calling a shared helper: one Python call less on
         # every unary op, forward and backward.)
-        if type(input) is Tensor and input._requires_grad and input._x is None and _ag._enabled:
+        if (isinstance(input, Tensor) and input._requires_grad and _ag._enabled
+                and (input._x is None or input._x.device is CPU)):
             # the hot path: a float CPU tensor that records (only float tensors require grad)
             if save == 1:
                 return result1(npfn(input._data), cls, input, (input,), 1)
