@@ -496,9 +496,8 @@ def legacy_constructor(cls, dtype, *args, **kwargs):
         raise GradcalcTypeError(f"new() received an invalid combination of arguments - got {sorted(kwargs)}")
     if not args:
         return _finish(np.zeros((0,), dtype=dt.np), device, False, cls if cls is Tensor else Tensor)
-    if len(args) == 1 and isinstance(args[0], (list, tuple, np.ndarray, Tensor)) and not (
-        isinstance(args[0], tuple) and all(isinstance(a, int) for a in args[0]) and False
-    ):
+    if len(args) == 1 and isinstance(args[0], (list, tuple, np.ndarray, Tensor)):
+        # one sequence is data (torch.Tensor((2, 3)) is tensor([2., 3.])); sizes come as ints
         t = tensor(args[0], dtype=dt)
         return t if device is None else t.to(device)
     if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):

@@ -644,8 +644,6 @@ def zeros_like_(t):
 def pow(input, exponent):
     if not isinstance(input, Tensor):
         return _rpow(input, exponent)
-    if isinstance(exponent, Tensor) and exponent._data.ndim == 0 and not exponent._requires_grad and False:
-        exponent = exponent.item()
     ad, bd, dev = _prep(input, exponent)
     if isinstance(exponent, Tensor) is False and _kind(ad) in "iu" and isinstance(bd, int) and bd < 0:
         raise TorchRuntimeError("Integers to negative integer powers are not allowed.")
