@@ -444,7 +444,7 @@ def test_detach_shares_data_and_trips_version_check():
     assert y._version == 1 and d._version == 1
     with pytest.raises(RuntimeError, match=re.escape(
             "one of the variables needed for gradient computation has been modified by an "
-            "inplace operation: [torch.FloatTensor [2]], which is output 0 of ExpBackward0, is at "
+            "inplace operation: [torch.FloatTensor [2]], which is output 0 of Exp, is at "
             "version 1; expected version 0 instead. Hint:")):
         y.sum().backward()
 
@@ -486,17 +486,17 @@ def test_inplace_modified_saved_tensor_message():
     assert y._version == 1
     with pytest.raises(RuntimeError, match=re.escape(
             "one of the variables needed for gradient computation has been modified by an "
-            "inplace operation: [torch.FloatTensor [2]], which is output 0 of AddBackward0, is at "
+            "inplace operation: [torch.FloatTensor [2]], which is output 0 of Add, is at "
             "version 1; expected version 0 instead. Hint: enable anomaly detection to find the "
             "operation that failed to compute its gradient, with "
-            "torch.autograd.set_detect_anomaly(True).")):
+            "torch.autograd.set_detect_anomaly(True, check_nan=False).")):
         w.sum().backward()
     z.sum().backward()  # nothing on its path saved y
     assert x.grad.tolist() == [2.0, 2.0]
     v = x.exp()
     v.mul_(2)  # ExpBackward0 saved its own output
     with pytest.raises(RuntimeError, match=re.escape(
-            "[torch.FloatTensor [2]], which is output 0 of ExpBackward0, is at version 1; "
+            "[torch.FloatTensor [2]], which is output 0 of Exp, is at version 1; "
             "expected version 0 instead.")):
         v.sum().backward()
 
@@ -1140,3 +1140,22 @@ def test_raw_formulas_with_mixed_dtypes_match_the_graph_path(expr):
         if r is not None:
             assert r[0] == g[0]
             np.testing.assert_array_equal(r[1], g[1])
+
+
+def test_version_error_names_the_op_as_pytorch_does():
+    # PyTorch 2.13 names the op without "Backward0": "output 0 of Mul", "output 0 of Sigmoid"
+    m = torch.ones(2, 2, requires_grad=True)
+    z = m * 1
+    q = z.matmul(z)
+    z.mul_(2)
+    with pytest.raises(RuntimeError, match=re.escape(
+            "[torch.FloatTensor [2, 2]], which is output 0 of Mul, is at version 1; expected "
+            "version 0 instead. Hint: enable anomaly detection to find the operation that failed "
+            "to compute its gradient, with torch.autograd.set_detect_anomaly(True, "
+            "check_nan=False).")):
+        q.sum().backward()
+    a = torch.tensor([1.0, 2.0], requires_grad=True)
+    s = a.sigmoid()
+    s.mul_(2)
+    with pytest.raises(RuntimeError, match=re.escape("which is output 0 of Sigmoid, is at")):
+        s.sum().backward()

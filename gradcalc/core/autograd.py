@@ -350,20 +350,27 @@ def _public_saved(node, v):
     return v
 
 
+def _op_name(node) -> str:
+    """A node's name as PyTorch's version error gives it: the op, without `Backward0`."""
+    name = node.name()
+    i = name.rfind("Backward")
+    return name[:i] if i > 0 and name[i + 8:].isdigit() else name
+
+
 def _version_error(node, s, now, want):
     if type(s) is SavedOutput:
-        shape, dname, where = node._shape, node._dtype.name, f"output 0 of {node.name()}"
+        shape, dname, where = node._shape, node._dtype.name, f"output 0 of {_op_name(node)}"
     else:
         shape, dname = s.shape, s.dtype.name
         fn = s.grad_fn
-        where = f"output 0 of {fn.name()}" if fn is not None else None
+        where = f"output 0 of {_op_name(fn)}" if fn is not None else None
     desc = f"[{_legacy_type(dname)} [{', '.join(str(d) for d in shape)}]]"
     mid = f", which is {where}," if where else ""
     raise GradError(
         "one of the variables needed for gradient computation has been modified by an inplace "
         f"operation: {desc}{mid} is at version {now}; expected version {want} instead. Hint: "
         "enable anomaly detection to find the operation that failed to compute its gradient, "
-        "with torch.autograd.set_detect_anomaly(True)."
+        "with torch.autograd.set_detect_anomaly(True, check_nan=False)."
     )
 
 
