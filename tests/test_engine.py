@@ -1159,3 +1159,19 @@ def test_version_error_names_the_op_as_pytorch_does():
     s.mul_(2)
     with pytest.raises(RuntimeError, match=re.escape("which is output 0 of Sigmoid, is at")):
         s.sum().backward()
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: x.split(2, dim=0),   # one piece: still a multi-output node (PyTorch: SplitBackward0)
+    lambda x: x.chunk(1),
+    lambda x: x.split(3, dim=-1),
+    lambda x: x.reshape(1, 2, 3).unbind(0),
+])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_multi_output_node_with_a_single_output(make, create_graph):
+    x = torch.ones(2, 3, requires_grad=True)
+    (piece,) = make(x)
+    assert piece.grad_fn.name() in ("SplitBackward0", "UnbindBackward0")
+    w = torch.arange(6.0).reshape(piece.shape)
+    (g,) = torch.autograd.grad((piece * w).sum(), x, create_graph=create_graph)
+    assert g.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]

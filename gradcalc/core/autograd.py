@@ -215,6 +215,9 @@ class Node:
     #: values a node leaves unsaved when they are the default
     saved_defaults: dict = {}
     n_outputs = 1
+    #: whether the engine keeps this node's gradients as a list, one per output (a multi-output
+    #: node, even one that happens to have a single output: split into one piece)
+    _multi = False
 
     def __init__(self, next_edges, shape, npdt, saved=()):
         self._next = next_edges
@@ -284,6 +287,8 @@ class Node:
         # PyTorch's `_saved_<name>` attributes, one property per saved value. (Properties, not
         # a __getattr__: a class with __getattr__ pays for it on every attribute the engine reads.)
         super().__init_subclass__(**kwargs)
+        if cls.n_outputs > 1:
+            cls._multi = True
         for i, name in enumerate(cls.__dict__.get("saved_names", ())):
             setattr(cls, "_saved_" + name, _saved_property(i, name))
 
@@ -681,7 +686,7 @@ def run_backward(
                             gi = None
                     if gi is not None:
                         gd = gi._data
-                        if (gd.shape != child._shape or gd.dtype is not child._npdt) and child.n_outputs == 1:
+                        if (gd.shape != child._shape or gd.dtype is not child._npdt) and not child._multi:
                             gi = _reduce_to(gi, child, child._shape, child._dtype)
                         gd = None  # hold no extra reference: a leaf may keep the array uncopied
                         old = child._buf
@@ -733,7 +738,7 @@ def _count_dependencies(root_edges, ep, collect=False):
         if n._epoch != ep:
             n._epoch = ep
             n._deps = 0
-            n._buf = None if n.n_outputs == 1 else [None] * n.n_outputs
+            n._buf = [None] * n.n_outputs if n._multi else None
             stack.append(n)
     nodes = list(stack) if collect else None
     while stack:
@@ -748,7 +753,7 @@ def _count_dependencies(root_edges, ep, collect=False):
             else:
                 e._epoch = ep
                 e._deps = 1
-                e._buf = None if e.n_outputs == 1 else [None] * e.n_outputs
+                e._buf = [None] * e.n_outputs if e._multi else None
                 stack.append(e)
                 if collect:
                     nodes.append(e)
@@ -790,7 +795,7 @@ def _release_children(node, ready):
 def _add_to_buffer(node, nr, g):
     if g is None:
         return
-    if node.n_outputs == 1:
+    if not node._multi:
         old = node._buf
         node._buf = g if old is None else old + g
         return

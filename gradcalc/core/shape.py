@@ -655,6 +655,7 @@ def vstack(tensors):
 
 class _MultiOutput(Node):
     __slots__ = ()
+    _multi = True
 
     def _grads_or_zeros(self, g):
         shapes = self._saved[-1]
