@@ -1175,3 +1175,17 @@ def test_multi_output_node_with_a_single_output(make, create_graph):
     w = torch.arange(6.0).reshape(piece.shape)
     (g,) = torch.autograd.grad((piece * w).sum(), x, create_graph=create_graph)
     assert g.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+
+
+def test_scalar_base_power_gradient_at_zero_and_negative_bases():
+    # PyTorch 2.13: d(b**x)/dx = b**x * log(b); nan for b < 0; at b = 0, 0 where x >= 0, -inf below
+    x = torch.tensor([1.5, -1.0, 0.0, 2.0], requires_grad=True)
+    got = {}
+    for b in (-0.5, 0.0, 2.0):
+        x.grad = None
+        (b ** x).sum().backward()
+        got[b] = x.grad.tolist()
+    assert all(math.isnan(v) for v in got[-0.5])
+    assert got[0.0] == [0.0, -math.inf, 0.0, 0.0]
+    assert got[2.0] == pytest.approx([2 ** 1.5 * math.log(2), 0.5 * math.log(2), math.log(2),
+                                      4 * math.log(2)], rel=1e-6)

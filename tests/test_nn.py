@@ -833,3 +833,24 @@ def test_nll_loss_target_bounds_and_ignore_index(n):
     torch.nn.functional.cross_entropy(x, t).backward()
     assert x.grad[1].tolist() == pytest.approx([0.25 / n, 0.25 / n, (0.25 - 1) / n, 0.25 / n],
                                                rel=1e-6)
+
+
+@pytest.mark.parametrize("x,t,kw,loss,grad", [
+    # class weights with no ignored target (this crashed), read off PyTorch 2.13
+    ([[1.0, 2.0], [0.5, 0.1]], [1, 0], dict(weight=[1.0, 3.0]), "tensor(0.3632)",
+     "tensor([[ 0.2017, -0.2017],\n        [-0.1003,  0.1003]])"),
+    # the batch's weights sum to 0: nan, as in PyTorch
+    ([[1.0, 2.0]], [1], dict(weight=[1.0, 0.0]), "tensor(nan)", "tensor([[nan, nan]])"),
+    # every target ignored: a nan loss, a zero gradient; ignored rows get +0, not -0
+    ([[0.5, -0.2]], [1], dict(ignore_index=1), "tensor(nan)", "tensor([[0., 0.]])"),
+    ([[0.5, -0.2], [1.0, 2.0]], [1, 0], dict(ignore_index=1), "tensor(1.3133)",
+     "tensor([[ 0.0000,  0.0000],\n        [-0.7311,  0.7311]])"),
+])
+def test_cross_entropy_weights_and_ignored_targets_edge_cases(x, t, kw, loss, grad):
+    if "weight" in kw:
+        kw = dict(kw, weight=torch.tensor(kw["weight"]))
+    xt = torch.tensor(x, requires_grad=True)
+    out = torch.nn.functional.cross_entropy(xt, torch.tensor(t), **kw)
+    assert repr(out.detach()) == loss
+    out.backward()
+    assert repr(xt.grad) == grad

@@ -633,7 +633,12 @@ class PowBackward2(Node):
     def apply(self, g):
         base, res = self._unpack()
         r = unpack_out(self, res)
-        return (g * r * math.log(base) if base != 0 else g * 0,)
+        if base > 0:
+            return (g * r * math.log(base),)
+        if base < 0:
+            return (g * math.nan,)  # log of a negative base (PyTorch: nan)
+        # base 0: PyTorch masks exponent >= 0 to 0; a negative exponent gives inf * log(0)
+        return (where(r > 1, g * -math.inf, g * 0),)
 
 
 def zeros_like_(t):

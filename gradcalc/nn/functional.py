@@ -461,7 +461,8 @@ class NllLossBackward0(Node):
             if red == "mean":
                 coef = coef / total
             K = xp.zeros((tt.size, C), dtype=dt)
-            K[xp.arange(tt.size), safe] = -coef
+            # ignored rows stay +0 (PyTorch never writes them; 0/0 there would be nan)
+            K[xp.arange(tt.size), safe] = xp.where(valid, -coef, 0)
         if len(shape) == 1:
             K = K.reshape(C)
         elif len(shape) > 2:
@@ -531,7 +532,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         losses = -picked
         total = x.dtype.type(picked.size)
     else:
-        w = valid.astype(x.dtype)
+        w = valid.astype(x.dtype) if valid is not None else xp.ones(t.shape, dtype=x.dtype)
         if weight is not None:
             w = w * weight._data[safe]
         losses = -picked * w
