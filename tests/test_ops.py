@@ -1068,9 +1068,32 @@ def test_setitem_on_a_non_leaf_routes_gradients():
     v = T.tensor(5.0, requires_grad=True)
     y = x * 2
     y[1] = v
-    assert y.grad_fn.name() == "CopySlices"
+    assert y.grad_fn.name() == "torch::autograd::CopySlices"  # PyTorch 2.13's name()
+    assert repr(y) == "tensor([2., 5., 6.], grad_fn=<CopySlices>)"
     y.backward(T.tensor([1.0, 10.0, 100.0]))
     assert x.grad.tolist() == [2.0, 0.0, 200.0] and v.grad.item() == 10.0
+
+
+def test_integers_apply_before_tensor_indices_as_in_pytorch():
+    # PyTorch selects integer dims first, then indexes with the tensors: x[0, :, [0, 1]] has
+    # shape [3, 2] (NumPy's rule would give [2, 3]); shapes and chains read off PyTorch 2.13
+    x = T.arange(24.0).reshape(2, 3, 4).requires_grad_()
+    assert tuple(x[0, :, [0, 1]].shape) == (3, 2)
+    assert tuple(x[None, 0, :, [1]].shape) == (1, 3, 1)
+    assert tuple(x[[0, 1], :, 0].shape) == (2, 3)
+    y = x[0, :, [0, 1]]
+    assert chain(y) == "IndexBackward0(SelectBackward0(AG))"
+    assert y.tolist() == [[0.0, 1.0], [4.0, 5.0], [8.0, 9.0]]
+    y.backward(T.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+    assert x.grad[0].tolist() == [[1.0, 2.0, 0.0, 0.0], [3.0, 4.0, 0.0, 0.0], [5.0, 6.0, 0.0, 0.0]]
+    assert x.grad[1].abs().sum().item() == 0.0
+    z = T.zeros(2, 3, 4)
+    v = T.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True)
+    w = z * 1
+    w[0, :, [0, 1]] = v  # the value has the PyTorch-ordered shape [3, 2]
+    assert w[0, :, :2].tolist() == v.tolist()
+    w.sum().backward()
+    assert v.grad.tolist() == [[1.0, 1.0]] * 3
 
 
 # --- matmul: rank cases, exact chains, errors ----------------------------------------------------

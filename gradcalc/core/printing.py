@@ -85,7 +85,8 @@ def format_tensor(t: Any) -> str:
             suffixes.append(f"dtype=torch.{name}")
         body = _tensor_str(arr, indent)
     if t.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
+        # (PyTorch prints torch::autograd::CopySlices without its namespace)
+        suffixes.append(f"grad_fn=<{t.grad_fn.name().rsplit('::', 1)[-1]}>")
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
     return _add_suffixes(_PREFIX + body, suffixes, indent)

@@ -1509,6 +1509,28 @@ def _count_dims(idx):
     return n
 
 
+def _split_advanced(idx):
+    """(basic, advanced) parts of an index holding tensors and integers or None, or (None, idx).
+
+    The basic part selects, slices and unsqueezes; the advanced part indexes its result, with
+    a full slice for every dim the basic part kept or added.
+    """
+    if not any(isinstance(i, int) or i is None for i in idx):
+        return None, idx
+    basic, adv = [], []
+    for i in idx:
+        if isinstance(i, Tensor):
+            n = i._data.ndim if i._data.dtype == np.bool_ else 1
+            basic.extend([slice(None)] * n)
+            adv.append(i)
+        elif isinstance(i, int):
+            basic.append(i)
+        else:  # a slice or None
+            basic.append(i)
+            adv.append(slice(None))
+    return tuple(basic), tuple(adv)
+
+
 def getitem(self, idx):
     idx = _normalise_index(self, idx)
     nd = self.dim()
@@ -1523,6 +1545,11 @@ def getitem(self, idx):
         idx = idx[:k] + (slice(None),) * (nd - used) + idx[k + 1 :]
     advanced = any(isinstance(i, Tensor) for i in idx)
     if advanced:
+        basic, adv = _split_advanced(idx)
+        if basic is not None:
+            # PyTorch applies integers and None first (select, unsqueeze), then indexes with
+            # the tensors: x[0, :, [0, 1]] has shape [3, 2] where NumPy's rule gives [2, 3]
+            return _advanced_getitem(getitem(self, basic), adv)
         return _advanced_getitem(self, idx)
     # basic indexing, one view op per non-trivial step, as PyTorch's applySlicing
     out = self
@@ -1601,6 +1628,9 @@ class CopySlices(Node):
     formula = ("grad with grad[index] = 0", "grad[index] summed to value's shape")
     saved_names = ("index",)
 
+    def name(self) -> str:
+        return "torch::autograd::CopySlices"
+
     def apply(self, g):
         (idx,) = self._saved
         ga = gv = None
@@ -1643,8 +1673,13 @@ def setitem(self, idx, value):
         from .ops import VIEW_INPLACE_MESSAGE
 
         raise TorchRuntimeError(VIEW_INPLACE_MESSAGE)
+    basic, adv = _split_advanced(nidx) if any(isinstance(i, Tensor) for i in nidx) else (None, None)
     try:
-        d[raw] = v
+        if basic is not None:
+            # integers first, as PyTorch (see getitem): write through NumPy's basic view
+            d[_raw_index(basic)][_raw_index(adv)] = v
+        else:
+            d[raw] = v
     except ValueError as e:
         raise ShapeError(str(e)) from None
     except IndexError as e:
