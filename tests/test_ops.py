@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -1213,3 +1214,31 @@ def test_dtype_names_in_messages_are_pytorchs():
     assert torch.ones(2).type() == "torch.FloatTensor"
     assert torch.ones(2, dtype=torch.uint8).type() == "torch.ByteTensor"
     assert [d.scalar_name for d in (torch.float64, torch.int8, torch.bool)] == ["Double", "Char", "Bool"]
+
+
+ZERO_DIM = re.escape("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                     "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+
+
+@pytest.mark.parametrize("index,match", [
+    (0, "^" + ZERO_DIM + "$"),
+    (5, r"^index 5 is out of bounds for dimension 0 with size 0$"),
+    (-1, r"^index -1 is out of bounds for dimension 0 with size 0$"),
+    (slice(None), r"^slice\(\) cannot be applied to a 0-dim tensor\.$"),
+    ((0, 0), r"^too many indices for tensor of dimension 0$"),
+    ([0], r"^too many indices for tensor of dimension 0$"),
+])
+def test_indexing_a_zero_dim_tensor_errors_as_pytorch(index, match):
+    # PyTorch 2.13's messages, for reads and for writes
+    t = T.tensor(5.0)
+    with pytest.raises(IndexError, match=match):
+        t[index]
+    if not isinstance(index, list):
+        with pytest.raises(IndexError, match=match):
+            t[index] = 1.0
+    assert t.item() == 5.0
+
+
+def test_setitem_out_of_bounds_says_dimension():
+    with pytest.raises(IndexError, match=r"^index 5 is out of bounds for dimension 0 with size 4$"):
+        T.zeros(4)[5] = 0.0

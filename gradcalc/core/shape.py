@@ -1509,6 +1509,25 @@ def _count_dims(idx):
     return n
 
 
+ZERO_DIM_INDEX_MESSAGE = (
+    "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in "
+    "C++ to convert a 0-dim tensor to a number"
+)
+
+
+def _zero_dim_index_error(idx):
+    """PyTorch's errors for indexing a 0-dim tensor with one integer or slice."""
+    if len(idx) == 1:
+        i = idx[0]
+        if isinstance(i, int):
+            if i == 0:
+                raise GradcalcIndexError(ZERO_DIM_INDEX_MESSAGE)
+            raise GradcalcIndexError(f"index {i} is out of bounds for dimension 0 with size 0")
+        if isinstance(i, slice):
+            raise GradcalcIndexError("slice() cannot be applied to a 0-dim tensor.")
+    raise GradcalcIndexError("too many indices for tensor of dimension 0")
+
+
 def _split_advanced(idx):
     """(basic, advanced) parts of an index holding tensors and integers or None, or (None, idx).
 
@@ -1535,6 +1554,8 @@ def getitem(self, idx):
     idx = _normalise_index(self, idx)
     nd = self.dim()
     used = _count_dims(idx)
+    if nd == 0 and used:
+        _zero_dim_index_error(idx)
     if used > nd:
         raise GradcalcIndexError(
             f"too many indices for tensor of dimension {nd}"
@@ -1659,6 +1680,8 @@ def setitem(self, idx, value):
         )
     check_inplace(self)
     nidx = _normalise_index(self, idx)
+    if self._data.ndim == 0 and _count_dims(nidx):
+        _zero_dim_index_error(nidx)
     raw = _raw_index(tuple(i for i in nidx))
     d = self._data
     if isinstance(d, np.generic):
@@ -1683,7 +1706,8 @@ def setitem(self, idx, value):
     except ValueError as e:
         raise ShapeError(str(e)) from None
     except IndexError as e:
-        raise GradcalcIndexError(str(e)) from None
+        # NumPy says "axis", PyTorch "dimension"
+        raise GradcalcIndexError(str(e).replace(" for axis ", " for dimension ")) from None
     if needs:
         prev = _make(d, self)
         prev._grad_fn, prev._requires_grad = self._grad_fn, self._requires_grad
