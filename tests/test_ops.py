@@ -203,6 +203,12 @@ binary("fmax", np.fmax, "FmaxBackward0")
 binary("fmin", np.fmin, "FminBackward0")
 binary("remainder", lambda x, y: np.mod(x, y), "RemainderBackward1", domain=("frac", "gt1"))
 binary("fmod", np.fmod, "FmodBackward1", domain=("frac", "gt1"))
+for _mode, _ref in (("floor", np.floor), ("trunc", np.trunc)):
+    # a step function: zero gradients, PyTorch's DivBackward2
+    row(f"div[rounding_mode={_mode}]",
+        lambda T, x, y, m=_mode: T.div(x, y, rounding_mode=m),
+        lambda x, y, f=_ref: f(x / y), "DivBackward2(AG, AG)", domain=("frac", "gt1"),
+        shapes=BINARY, names=("div",))
 row("float_power", lambda T, x, y: T.float_power(x, y), np.power,
     "PowBackward1(ToCopyBackward0(AG), ToCopyBackward0(AG))", shapes=BINARY,
     domain=("pos", "real"), method="float_power", out_dtype=gradcalc.float64)
@@ -1001,9 +1007,18 @@ def test_integer_ops_do_not_require_grad():
     i = T.tensor([7, -7])
     x = T.tensor([1.0, 2.0], requires_grad=True)
     assert not (i // 2).requires_grad and not (i % 3).requires_grad
-    # floor_divide of a float tensor has no gradient in PyTorch (non-differentiable)
+    # floor_divide of a float tensor records PyTorch's NotImplemented node: backward refuses
     y = x // 2
-    assert y.dtype == T.float32 and y.grad_fn is None and not y.requires_grad
+    assert y.dtype == T.float32 and y.grad_fn.name() == "NotImplemented"
+    assert repr(y) == "tensor([0., 1.], grad_fn=<NotImplemented>)"
+    with pytest.raises(RuntimeError, match=r"^derivative for aten::floor_divide is not implemented$"):
+        y.sum().backward()
+    with pytest.raises(RuntimeError, match=r"^derivative for aten::remainder is not implemented$"):
+        (3 % x).sum().backward()
+    z = T.div(x, 2, rounding_mode="trunc")  # DivBackward2: zero gradients
+    assert repr(z) == "tensor([0., 1.], grad_fn=<DivBackward2>)"
+    z.sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0]
 
 
 # --- indexing and slicing: gradients scattered back ---------------------------------------------

@@ -397,10 +397,8 @@ def div(input, other, *, rounding_mode=None, out=None):
     if out is not None:
         return write_out(out, "div", (input, other),
                          lambda: div(input, other, rounding_mode=rounding_mode), exact_dtype=False)
-    if rounding_mode == "floor":
-        return floor_divide(input, other)
-    if rounding_mode == "trunc":
-        return _trunc_div(input, other)
+    if rounding_mode in ("floor", "trunc"):
+        return _rounded_div(input, other, rounding_mode)
     if not isinstance(input, Tensor):
         # scalar / tensor is recorded as PyTorch does: mul(reciprocal(tensor), scalar)
         return mul(reciprocal(other), input)
@@ -486,8 +484,50 @@ def _int_zero_check(bd):
         raise TorchRuntimeError("ZeroDivisionError")
 
 
+class NotImplementedNode(Node):
+    """PyTorch's grad_fn for an op without a derivative: it records, and backward refuses."""
+
+    __slots__ = ()
+    formula = ("not implemented",)
+    saved_names = ("op",)
+
+    def apply(self, g):
+        raise TorchRuntimeError(f"derivative for aten::{self._saved[0]} is not implemented")
+
+    _frees = False
+
+
+NotImplementedNode.__name__ = NotImplementedNode.__qualname__ = "NotImplemented"
+
+
+def _record_not_implemented(r, op_name, *operands):
+    ts = tuple(t for t in operands if isinstance(t, Tensor))
+    if _ag._enabled and any(t._requires_grad for t in ts):
+        record(r, NotImplementedNode, ts, (op_name,))
+    return r
+
+
+class DivBackward2(Node):
+    """div with a rounding mode: a step function, so zero gradients (PyTorch's DivBackward2)."""
+
+    __slots__ = ()
+    formula = ("0", "0")
+    saved_names = ("rounding_mode",)
+
+    def apply(self, g):
+        return tuple(None if e is None else g * 0 for e in self._next)
+
+    _raw = apply  # operators only
+    _frees = False
+
+
 @op("floor_divide", differentiable=False)
 def floor_divide(input, other):
+    # PyTorch records NotImplemented: backward through // raises
+    return _record_not_implemented(_floor_div(input, other), "floor_divide", input, other)
+
+
+def _floor_div(input, other):
     ad, bd, dev = _prep(input, other)
     if _kind(ad) in "biu" and _kind(bd) in "biu":
         _int_zero_check(bd)
@@ -506,6 +546,15 @@ def _trunc_div(input, other):
         else:
             q = xp.trunc(xp.true_divide(ad, bd))
     return _out(q, dev)
+
+
+def _rounded_div(input, other, mode):
+    """div(input, other, rounding_mode=mode), recorded as PyTorch's DivBackward2."""
+    r = _floor_div(input, other) if mode == "floor" else _trunc_div(input, other)
+    ts = tuple(t for t in (input, other) if isinstance(t, Tensor))
+    if _ag._enabled and any(t._requires_grad for t in ts):
+        record(r, DivBackward2, ts, (mode,))
+    return r
 
 
 class RemainderBackward0(Node):
@@ -529,7 +578,7 @@ class RemainderBackward1(Node):
         a, b = self._unpack()
         gb = None
         if self._next[1] is not None:
-            gb = -g * floor_divide(a, b)
+            gb = -g * _rounded_div(a, b, "floor")  # PyTorch: self.div(other, "floor")
         return g, gb
 
 
@@ -548,6 +597,8 @@ def remainder(input, other):
             record(r, RemainderBackward1, (input, other), (input, other))
         else:
             record(r, RemainderBackward0, (input,))
+    elif not isinstance(input, Tensor):  # number % tensor: PyTorch has no derivative for it
+        _record_not_implemented(r, "remainder", other)
     return r
 
 
@@ -565,7 +616,7 @@ class FmodBackward1(Node):
         a, b = self._unpack()
         gb = None
         if self._next[1] is not None:
-            gb = -g * _trunc_div(a, b)
+            gb = -g * _rounded_div(a, b, "trunc")
         return g, gb
 
 
