@@ -760,8 +760,7 @@ def test_raw_backward_equals_graph_backward(r, shapes, dt):
     # on tensors. Both must give the very same gradients, bit for bit.
     xs = _tensors(_inputs(r, shapes), dt)
     outs = [o for o in _as_tuple(r.fn(T, *xs)) if o.requires_grad]
-    if not outs:
-        pytest.skip("no differentiable output")
+    assert outs, "a row of the op table has no differentiable output"
     rng = np.random.default_rng(2)
     ws = [T.tensor(rng.uniform(0.5, 1.5, tuple(o.shape)), dtype=o.dtype) for o in outs]
     raw = T.autograd.grad(outs, xs, ws, retain_graph=True, allow_unused=True)

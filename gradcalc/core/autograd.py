@@ -429,13 +429,7 @@ class AccumulateGrad(Node):
     formula = ("accumulate into .grad",)
 
     def __init__(self, variable):
-        d = variable._data
-        self._next = self._saved = ()
-        self._shape = d.shape
-        self._npdt = d.dtype
-        self._seq = _next_seq()
-        self._x = None
-        self._epoch = 0
+        Node.__init__(self, (), variable._data.shape, variable._data.dtype)
         self.variable = variable
 
     def name(self) -> str:
@@ -472,12 +466,10 @@ def _reduce_to(g, node, shape, dtype):
 def _reduce_raw(gd, node, shape, npdt):
     """`_reduce_to` on a raw CPU array, when no graph is recorded."""
     gs = gd.shape
-    if gs == shape:
-        pass
-    elif gs[1:] == shape:
+    if gs != shape and gs[1:] == shape:
         # a batch of rows to one row (a bias): the common case; a batch of one is a reshape
         gd = _np.add.reduce(gd, axis=0) if gs[0] != 1 else gd.reshape(shape)
-    else:
+    elif gs != shape:
         _check_reducible(gs, node, shape)
         # one raw reduction: leading dims, then broadcast 1-dims
         lead = len(gs) - len(shape)
@@ -848,7 +840,6 @@ def _owned(d, seeds, refs) -> bool:
         # the view references
         if type(base) is not _np.ndarray or base.base is not None or sys.getrefcount(base) > 3:
             return False  # (d.base, the local `base` and getrefcount's argument)
-        base = None
     for s in seeds:
         if s._data is d:
             return False

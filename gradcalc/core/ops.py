@@ -272,12 +272,9 @@ def rsub(input, other, alpha=1):
     return sub(other, input, alpha=alpha)
 
 
-_MIXED = object()
-
-
 def _raw_operands(node, dt):
-    """A two-tensor node's saved operands as arrays, or (_MIXED, _MIXED) unless every saved one
-    is a tensor of dtype `dt` (then NumPy's arithmetic is PyTorch's)."""
+    """A two-tensor node's saved operands as arrays (None where not saved), or None unless every
+    saved one is a tensor of dtype `dt` (then NumPy's arithmetic is PyTorch's)."""
     out = []
     for v in node._unpack():
         if v is None:
@@ -285,7 +282,7 @@ def _raw_operands(node, dt):
         elif isinstance(v, Tensor) and v._data.dtype is dt:
             out.append(v._data)
         else:
-            return _MIXED, _MIXED
+            return None
     return out
 
 
@@ -302,9 +299,10 @@ class MulBackward0(Node):
         )
 
     def _raw(self, g):
-        a, b = _raw_operands(self, g.dtype)
-        if a is _MIXED:
+        ops = _raw_operands(self, g.dtype)
+        if ops is None:
             return self._raw_via_apply(g)
+        a, b = ops
         return (
             g * b if self._next[0] is not None else None,
             g * a if self._next[1] is not None else None,
@@ -384,9 +382,10 @@ class DivBackward0(Node):
         return ga, gb
 
     def _raw(self, g):
-        a, b = _raw_operands(self, g.dtype)
-        if a is _MIXED:
+        ops = _raw_operands(self, g.dtype)
+        if ops is None:
             return self._raw_via_apply(g)
+        a, b = ops
         ga = g / b if self._next[0] is not None else None
         gb = -g * a / (b * b) if self._next[1] is not None else None
         return ga, gb
