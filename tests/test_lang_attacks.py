@@ -31,7 +31,7 @@ ESCAPES = [
     "import sys",
     "import subprocess",
     "from os import system",
-    "import torch.utils",
+    "import torch.utils.cpp_extension",
     "from importlib import import_module",
     "import numpy.ctypeslib",
     "'{0.__class__}'.format(1)",

@@ -12,12 +12,12 @@ import builtins as _py
 import functools
 import importlib
 import math as _math
-import types
 
 from gradcalc.errors import AttributeNotFound, EvalError, GradcalcTypeError, SecurityError
+from gradcalc.lang import exports
 from gradcalc.lang import limits as L
 from gradcalc.lang.runtime import ScriptError
-from gradcalc.lang.safety import _DENY, _is_core_type, check_spec, get_attr, safe_format
+from gradcalc.lang.safety import check_spec, get_attr, safe_format
 
 _FORBIDDEN = {
     "open": "file access", "exec": "running code from strings", "eval": "running code from "
@@ -35,31 +35,18 @@ IMPORT_HINT = ("gradcalc scripts can import torch (and torch.nn, torch.nn.functi
                "torch.autograd, torch.optim, torch.linalg), numpy (a subset) and math")
 
 
-def _safe_export(v) -> bool:
-    if isinstance(v, types.ModuleType):
-        return False
-    if v is None or isinstance(v, (bool, int, float, complex, str)):
-        return True
-    if isinstance(v, type):
-        return _is_core_type(v)
-    if isinstance(v, functools.partial):
-        return _safe_export(v.func)
-    if callable(v) and not hasattr(v, "__self__") or isinstance(v, types.FunctionType):
-        mod = getattr(v, "__module__", None) or ""
-        return (mod == "gradcalc" or mod.startswith("gradcalc.")) and not mod.startswith(
-            "gradcalc.lang")
-    if isinstance(v, tuple):
-        return all(_safe_export(x) for x in v)
-    return _is_core_type(type(v))
-
-
 class Namespace:
-    """A module-like view for scripts (`torch`, `nn`, `F` ...): allow-listed, lazily loaded."""
+    """A module-like view for scripts (`torch`, `nn`, `F` ...): its export-table row, lazily loaded.
 
-    def __init__(self, name, module=None, subs=None, extra=None, sized=None):
+    `name` is a row of `exports.TABLE` (or a namespace made only of `extra` values, such as
+    `math`); nothing else can be loaded, so holding this class gives a script nothing.
+    """
+
+    def __init__(self, name, subs=None, extra=None, sized=None):
         self._name = name
-        self._module_path = module
+        self._exported = name in exports.TABLE
         self._module = None
+        self._names = None
         self._subs = subs or {}
         self._extra = extra or {}
         self._sized = sized or {}
@@ -69,16 +56,13 @@ class Namespace:
         return f"<module '{self._name}'>"
 
     def _load(self):
-        if self._module is None and self._module_path is not None:
+        if self._module is None and self._exported:
             try:
-                self._module = importlib.import_module(self._module_path)
+                self._module = exports.load(exports.TABLE[self._name][0])
+                self._names = exports.names_of(self._name)
             except ImportError:
-                parent, _, attr = self._module_path.rpartition(".")
-                try:
-                    self._module = getattr(importlib.import_module(parent), attr)
-                except (ImportError, AttributeError):
-                    raise EvalError(
-                        f"module '{self._name}' is not available in this build") from None
+                raise EvalError(
+                    f"module '{self._name}' is not available in this build") from None
         return self._module
 
     def get(self, name: str):
@@ -105,14 +89,13 @@ class Namespace:
         if name in self._extra:
             return resolve_lazy(self._extra[name])
         mod = self._load()
-        missing = object()
-        value = missing
-        if mod is not None and name not in _DENY:
-            value = getattr(mod, name, missing)
-        if value is missing or not _safe_export(value):
+        if mod is None or name not in self._names:
             matches = _close_matches(name, self.names(), n=3)
             hint = f"; did you mean '{self._name}.{matches[0]}'?" if matches else ""
             raise AttributeNotFound(f"module '{self._name}' has no attribute '{name}'{hint}")
+        value = getattr(mod, name)
+        if not exports.vet(value):  # a bad row in the export table: a bug, not the user's
+            raise AssertionError(f"export table: {self._name}.{name} is not exportable")
         check = self._sized.get(name)
         if check is not None:
             value = _with_check(value, check)
@@ -121,11 +104,11 @@ class Namespace:
     def names(self) -> list[str]:
         out = set(self._subs) | set(self._extra)
         try:
-            mod = self._load()
+            self._load()
         except EvalError:
-            mod = None
-        if mod is not None:
-            out |= {n for n in dir(mod) if not n.startswith("_") and n not in _DENY}
+            pass
+        if self._names is not None:
+            out |= self._names
         return sorted(out)
 
 
@@ -499,22 +482,29 @@ class Registry:
     def __init__(self, rt, session=None):
         self.rt = rt
         sized = torch_sized(rt)
-        self.F = Namespace("torch.nn.functional", "gradcalc.nn.functional", sized=sized)
-        init = Namespace("torch.nn.init", "gradcalc.nn.init")
-        self.nn = Namespace("torch.nn", "gradcalc.nn", subs={"functional": self.F, "init": init})
-        self.autograd = Namespace("torch.autograd", "gradcalc.autograd",
+        self.F = Namespace("torch.nn.functional", sized=sized)
+        init = Namespace("torch.nn.init")
+        self.nn = Namespace("torch.nn", subs={"functional": self.F, "init": init})
+        functional = Namespace("torch.autograd.functional")
+        self.autograd = Namespace("torch.autograd", subs={"functional": functional},
                                   extra={"Variable": _variable_factory(self)})
-        self.optim = Namespace("torch.optim", "gradcalc.optim")
-        self.linalg = Namespace("torch.linalg", "gradcalc.linalg", sized=sized)
-        self.torch = Namespace("torch", "gradcalc", sized=sized, subs={
+        lr_scheduler = Namespace("torch.optim.lr_scheduler")
+        self.optim = Namespace("torch.optim", subs={"lr_scheduler": lr_scheduler})
+        self.linalg = Namespace("torch.linalg", sized=sized)
+        data = Namespace("torch.utils.data")
+        utils = Namespace("torch.utils", subs={"data": data})
+        cuda = Namespace("torch.cuda")
+        self.torch = Namespace("torch", sized=sized, subs={
             "nn": self.nn, "autograd": self.autograd, "optim": self.optim,
-            "linalg": self.linalg})
+            "linalg": self.linalg, "utils": utils, "cuda": cuda})
         self.numpy = _numpy_namespace(self.torch)
         self.math = _math_namespace(rt)
         self.modules = {
             "torch": self.torch, "torch.nn": self.nn, "torch.nn.functional": self.F,
-            "torch.autograd": self.autograd, "torch.optim": self.optim,
-            "torch.linalg": self.linalg, "torch.nn.init": init, "numpy": self.numpy,
+            "torch.autograd": self.autograd, "torch.autograd.functional": functional,
+            "torch.optim": self.optim, "torch.optim.lr_scheduler": lr_scheduler,
+            "torch.linalg": self.linalg, "torch.nn.init": init, "torch.utils": utils,
+            "torch.utils.data": data, "torch.cuda": cuda, "numpy": self.numpy,
             "numpy.random": self.numpy._extra["random"], "math": self.math,
         }
         self.python = make_python_builtins(rt, session)

@@ -1,0 +1,86 @@
+"""Language layer: the export table, the only modules and names a script can reach.
+
+A script never names an import path: `import torch.nn` binds the namespace listed here, and
+each namespace offers exactly the names its row lists (a facade module's `__all__` or the
+list below), each value vetted once. Nothing else in a module is reachable, whatever it holds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+#: script name -> (facade module, where its public names come from)
+#: "__all__": the module's own list; "_PUBLIC": the torch package's published names;
+#: a tuple: exactly these names.
+TABLE: dict[str, tuple[str, object]] = {
+    "torch": ("gradcalc", "_PUBLIC"),
+    "torch.nn": ("gradcalc.nn", "__all__"),
+    "torch.nn.functional": ("gradcalc.nn.functional", "__all__"),
+    "torch.nn.init": ("gradcalc.nn.init", "__all__"),
+    "torch.optim": ("gradcalc.optim", "__all__"),
+    "torch.optim.lr_scheduler": ("gradcalc.optim.lr_scheduler", "__all__"),
+    "torch.utils.data": ("gradcalc.utils.data", "__all__"),
+    "torch.autograd": ("gradcalc.autograd", (
+        "backward", "grad", "Function", "gradcheck", "gradgradcheck", "no_grad",
+        "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "Node")),
+    "torch.autograd.functional": ("gradcalc.autograd.functional", (
+        "jacobian", "hessian", "vjp", "jvp")),
+    "torch.linalg": ("gradcalc.linalg", (
+        "det", "inv", "inv_ex", "matmul", "matrix_norm", "norm", "slogdet", "solve",
+        "vector_norm")),
+    "torch.cuda": ("gradcalc.cuda", (
+        "is_available", "device_count", "current_device", "synchronize", "manual_seed",
+        "manual_seed_all")),
+}
+
+#: modules the table may import; a Namespace loads nothing else
+IMPORTABLE = frozenset(path for path, _ in TABLE.values())
+
+#: gradcalc packages whose objects never reach a script (the interpreter, the front ends)
+_PRIVATE_PACKAGES = ("gradcalc.lang", "gradcalc.cli", "gradcalc.repl", "gradcalc.render",
+                     "gradcalc.isolate", "gradcalc.api", "gradcalc.__main__")
+
+#: public names that exist in facade modules but reach outside the sandbox
+DENY = frozenset({"save", "load", "from_file", "tofile", "dump", "dumps", "storage",
+                  "untyped_storage", "data_ptr", "share_memory_", "pin_memory",
+                  "register_forward_pre_hook_with_kwargs"})
+
+
+def load(path: str) -> types.ModuleType:
+    """The facade module `path` (only the table's modules can be loaded)."""
+    if path not in IMPORTABLE:
+        raise ValueError(f"not an exported module: {path!r}")
+    return importlib.import_module(path)
+
+
+def names_of(script_name: str) -> frozenset:
+    """The names the namespace `script_name` offers (before its extras and submodules)."""
+    path, source = TABLE[script_name]
+    mod = load(path)
+    if isinstance(source, tuple):
+        names = frozenset(source)
+    else:
+        names = frozenset(getattr(mod, source))
+    return frozenset(n for n in names if isinstance(n, str) and n[:1] != "_") - DENY
+
+
+def is_gradcalc_public(mod: str) -> bool:
+    """True for the module of a facade or core object (not the interpreter or front ends)."""
+    return (mod == "gradcalc" or mod.startswith("gradcalc.")) and not mod.startswith(
+        _PRIVATE_PACKAGES)
+
+
+def vet(value) -> bool:
+    """True when `value` may be handed to a script as a namespace member."""
+    if isinstance(value, types.ModuleType):
+        return False
+    if value is None or isinstance(value, (bool, int, float, complex, str)):
+        return True
+    if isinstance(value, type):
+        return is_gradcalc_public(value.__module__ or "")
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
+        return is_gradcalc_public(getattr(value, "__module__", None) or "")
+    if isinstance(value, tuple):
+        return all(vet(x) for x in value)
+    return is_gradcalc_public(type(value).__module__ or "")
