@@ -1,4 +1,4 @@
-"""CLI layer: the `gradcalc` command (eval, run, repl, graph) over gradcalc.lang and gradcalc.render.
+"""CLI layer: the `gradcalc` command (eval, run, repl, graph, plot) over gradcalc.lang and gradcalc.render.
 
 Every command and option is declared once, in COMMANDS. The Typer app (`app`, built on first
 use) is generated from that table, and so is the fast path that parses the common invocations
@@ -100,6 +100,12 @@ def check_timeout(value: float | None) -> float | None:
     return value
 
 
+def check_order(value: int | None) -> int | None:
+    if value is not None and not 0 <= value <= 3:
+        raise ValueError(f"expected 0 to 3, got {value}")
+    return value
+
+
 def check_count(value: int | None) -> int | None:
     if value is not None and value < 1:
         raise ValueError(f"expected a positive whole number, got {value}")
@@ -121,7 +127,8 @@ def check_recursion(value: int | None) -> int | None:
 
 INPUTS, OUTPUT, NUMERICS = "Inputs", "Output", "Numerics"
 DTYPES = ("float32", "float64")
-FORMATS = ("tree", "dot", "mermaid", "json")
+FORMATS = ("tree", "dot", "mermaid", "json", "svg", "png", "pdf")
+IMAGE_FORMATS = ("svg", "png", "pdf")
 
 
 def _at():
@@ -268,19 +275,60 @@ COMMANDS: dict[str, Command] = {
             "gradcalc graph 'x**3+3*x**2+5' --at x=2",
             "gradcalc graph 'a = x*y; z = a**2*y; z' --at x=1,y=2 --format dot | dot -Tsvg > g.svg",
             "gradcalc graph 'sigmoid(w*x+b)' --at w=0.5,x=2,b=0 --format mermaid --saved",
+            "gradcalc graph 'a = x*y; z = a**2*y; z' --at x=1,y=2 --output g.svg",
         ],
         [Arg("expr", help="The expression (statements separated by ';').", metavar="EXPR")],
         [
             _at(),
             _wrt(),
             Opt("format", ["--format", "-f"], "choice", choices=FORMATS, panel=OUTPUT,
-                help="tree (default), dot (Graphviz), mermaid or json."),
+                help="tree (default), dot (Graphviz), mermaid, json, or a picture: svg, png, pdf "
+                     "(the [plot] extra; default: the --output file's extension)."),
+            Opt("output", ["--output", "-o"], metavar="FILE", panel=OUTPUT,
+                help="Write to FILE instead of stdout (g.svg, g.png, g.pdf, g.dot ...)."),
             Opt("saved", ["--saved"], "flag", panel=OUTPUT,
                 help="Show the tensors each node saved for backward."),
             _plain(),
             _dtype(),
             _device(),
             _precision(),
+            _timeout(),
+            *_limits(),
+            _debug(),
+        ],
+    ),
+    "plot": Command(
+        "plot",
+        "Plot an expression and its derivatives (terminal chart, or SVG/PNG/PDF).",
+        "Plot EXPR over --over x=A:B with its derivatives (f' by default, f'' with --order 2), "
+        "computed by gradcalc's autograd at every point (one vectorised forward and backward, "
+        "no finite differences); zeros of f' are marked. On a terminal: a chart (plain on a "
+        "pipe); --json gives the sampled table; --output writes a picture (the [plot] extra). "
+        "Two inputs (--over x=A:B,y=C:D) draw a contour map of f with its gradient as arrows.",
+        [
+            "gradcalc plot 'sin(x)*exp(-x**2/4)' --over x=-3:3",
+            "gradcalc plot 'x**3 - 3*x' --over x=-2.5:2.5 --order 2 --output f.svg",
+            "gradcalc plot 'a*x**2' --over x=-1:1 --at a=3 --json",
+            "gradcalc plot 'x**2 + 3*y**2' --over x=-2:2,y=-2:2 --output bowl.png --path gd.gc",
+        ],
+        [Arg("expr", help="The expression in the swept names (statements separated by ';').",
+             metavar="EXPR")],
+        [
+            Opt("over", ["--over"], metavar="x=A:B[,y=C:D]", panel=INPUTS,
+                help="The swept input(s) and their ranges (bounds may be expressions: -pi:pi)."),
+            _at(),
+            Opt("order", ["--order"], "int", metavar="N", panel=OUTPUT, check=check_order,
+                help="Derivatives to draw, 0 to 3 (default 1: f and f')."),
+            Opt("points", ["--points", "-n"], "int", metavar="N", panel=INPUTS, check=check_count,
+                help="Samples along each swept input (default 200; 41 per axis for two)."),
+            Opt("output", ["--output", "-o"], metavar="FILE", panel=OUTPUT,
+                help="Write a picture: FILE.svg, FILE.png or FILE.pdf (needs the [plot] extra)."),
+            Opt("path", ["--path"], metavar="SCRIPT", panel=INPUTS,
+                help="With two inputs: overlay the points a script's last expression gives, as "
+                     "a list of (x, y) pairs or a (k, 2) tensor (an optimizer's iterates)."),
+            Opt("json", ["--json"], "flag", panel=OUTPUT, help="Write the sampled table as JSON."),
+            _plain(),
+            _dtype(),
             _timeout(),
             *_limits(),
             _debug(),
@@ -1114,7 +1162,18 @@ def cmd_graph(opts: dict) -> int:
     if not has_value:
         raise _usage("graph: EXPR has no value to draw (end it with an expression)")
     model = g.build_graph(value, session.labels(), saved=bool(opts.get("saved")))
-    fmt = opts.get("format") or "tree"
+    output = opts.get("output")
+    fmt = opts.get("format") or (_output_format(output) if output else "tree")
+    if fmt in IMAGE_FORMATS:
+        from gradcalc.render.graph_image import graph_figure
+        from gradcalc.render.plot import save_figure
+
+        return _write_picture(graph_figure(model, title=opts["expr"]), output, fmt, save_figure)
+    if output:
+        text = {"dot": g.graph_dot, "mermaid": g.graph_mermaid, "tree": g.graph_text}.get(fmt)
+        body = text(model) if text else _json_text(g.graph_json(model))
+        _write_file(output, (body + "\n").encode("utf-8"))
+        return 0
     if fmt == "dot":
         sys.stdout.write(g.graph_dot(model) + "\n")
     elif fmt == "mermaid":
@@ -1128,6 +1187,109 @@ def cmd_graph(opts: dict) -> int:
     else:
         sys.stdout.write(g.graph_text(model) + "\n")
     return 0
+
+
+_OUTPUT_EXTENSIONS = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "gv": "dot",
+                      "mmd": "mermaid", "json": "json", "txt": "tree"}
+
+
+def _output_format(path: str) -> str:
+    ext = path.rsplit(".", 1)[-1].lower() if "." in os.path.basename(path) else ""
+    if ext not in _OUTPUT_EXTENSIONS:
+        raise _usage(f"--output: cannot tell the format of {path!r}; give --format or a file "
+                     "ending .svg, .png, .pdf, .dot, .mmd, .json or .txt")
+    return _OUTPUT_EXTENSIONS[ext]
+
+
+def _write_file(path: str, data: bytes) -> None:
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise _usage(f"cannot write {path!r}: {e.strerror or e}") from None
+
+
+def _write_picture(fig, output: str | None, fmt: str, save) -> int:
+    """Save a matplotlib figure to `output`, or to stdout (binary formats only on a pipe)."""
+    import io
+
+    if output is None and fmt != "svg" and sys.stdout.isatty():
+        raise _usage(f"{fmt} is binary: give --output FILE.{fmt} (or pipe stdout to a file)")
+    buf = io.BytesIO()
+    save(fig, buf, fmt)
+    if output is None:
+        _flush()
+        sys.stdout.buffer.write(buf.getvalue())
+        sys.stdout.flush()
+    else:
+        _write_file(output, buf.getvalue())
+    return 0
+
+
+def _json_text(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def cmd_plot(opts: dict) -> int:
+    from gradcalc import plotting
+    from gradcalc.render import plot as rp
+
+    if not opts.get("over"):
+        raise _usage("plot: give the swept input and its range, as in --over x=-3:3")
+    output = opts.get("output")
+    fmt = rp.file_format(output) if output else None
+    session = make_session(opts, echo=True, write=lambda text: None)
+    inputs = bind_inputs(session, opts)
+    result = plotting.plot_expression(session, opts["expr"], opts["over"],
+                                      points=opts.get("points"), order=opts.get("order"),
+                                      bound=list(inputs))
+    path = None
+    if opts.get("path"):
+        if not isinstance(result, plotting.Field):
+            raise _usage("--path overlays a path on a plot of two inputs (--over x=A:B,y=C:D)")
+        path = plotting.path_points(plotting.run_path_script(
+            make_session(opts, echo=False, write=lambda text: None), _read_text(opts["path"]),
+            opts["path"]))
+    if opts.get("json"):
+        is_field = isinstance(result, plotting.Field)
+        _print_json(rp.field_json(result) if is_field else rp.curve_json(result))
+    if fmt is not None:
+        figure = (rp.field_figure(result, path) if isinstance(result, plotting.Field)
+                  else rp.curve_figure(result))
+        return _write_picture(figure, output, fmt, rp.save_figure)
+    if opts.get("json"):
+        return 0
+    if isinstance(result, plotting.Field):
+        raise _usage("plot: a plot of two inputs is a picture: give --output FILE.svg|png|pdf "
+                     "(or --json for the sampled grid)")
+    sys.stdout.write(plot_chart(result, color=use_rich(opts)) + "\n")
+    return 0
+
+
+def plot_chart(curve, *, color: bool, stream=None) -> str:
+    """The terminal chart of a curve, sized to the terminal; the sampled table without plotext."""
+    import shutil
+
+    from gradcalc.render import plot as rp
+
+    if not rp.have_plotext():
+        write_error(f"gradcalc: note: a terminal chart needs `{rp.EXTRA_HINT}`; "
+                    "showing the sampled table")
+        return rp.curve_table(curve)
+    size = shutil.get_terminal_size((80, 24))
+    width = max(40, size.columns)
+    height = max(12, min(size.lines - 2, 30))
+    return rp.curve_chart(curve, width=width, height=height, color=color)
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise _usage(f"cannot read {path!r}: {getattr(e, 'strerror', None) or e}") from None
 
 
 _BLOCK = _LazyRe(r"(def|class|if|for|while|with|try|async|@)\b")
@@ -1288,5 +1450,6 @@ IMPLS: dict[str, Callable[[dict], int]] = {
     "eval": cmd_eval,
     "run": cmd_run,
     "graph": cmd_graph,
+    "plot": cmd_plot,
     "repl": cmd_repl,
 }

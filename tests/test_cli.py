@@ -61,7 +61,7 @@ def test_fast_path_parses_like_typer(argv, monkeypatch):
         ["eval", "x", "--bogus"],
         ["eval", "x", "y"],
         ["run", "--timeout", "0"],
-        ["graph", "x", "--format", "png"],
+        ["graph", "x", "--format", "gif"],
         ["eval", "x", "--help"],
         ["qqq_undefined"],
     ],
@@ -81,7 +81,8 @@ def test_fast_path_leaves_help_and_usage_errors_to_typer(argv):
         (["eval", "x", "--wrt", "1x"], "expected comma-separated names, got '1x'"),
         (["eval", "x", "--bogus"], "No such option: --bogus"),
         (["run", "--timeout", "-1"], "expected a positive number of seconds, got -1.0"),
-        (["graph", "x", "--format", "png"], "'png' is not one of 'tree', 'dot', 'mermaid', 'json'"),
+        (["graph", "x", "--format", "gif"],
+         "'gif' is not one of 'tree', 'dot', 'mermaid', 'json', 'svg', 'png', 'pdf'"),
         (["frobnicate"], "No such command 'frobnicate'"),
     ],
 )
