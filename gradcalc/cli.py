@@ -1168,7 +1168,7 @@ def cmd_graph(opts: dict) -> int:
         from gradcalc.render.graph_image import graph_figure
         from gradcalc.render.plot import save_figure
 
-        return _write_picture(graph_figure(model, title=opts["expr"]), output, fmt, save_figure)
+        return write_picture(graph_figure(model, title=opts["expr"]), output, fmt, save_figure)
     if output:
         text = {"dot": g.graph_dot, "mermaid": g.graph_mermaid, "tree": g.graph_text}.get(fmt)
         body = text(model) if text else _json_text(g.graph_json(model))
@@ -1209,7 +1209,7 @@ def _write_file(path: str, data: bytes) -> None:
         raise _usage(f"cannot write {path!r}: {e.strerror or e}") from None
 
 
-def _write_picture(fig, output: str | None, fmt: str, save) -> int:
+def write_picture(fig, output: str | None, fmt: str, save) -> int:
     """Save a matplotlib figure to `output`, or to stdout (binary formats only on a pipe)."""
     import io
 
@@ -1258,7 +1258,7 @@ def cmd_plot(opts: dict) -> int:
     if fmt is not None:
         figure = (rp.field_figure(result, path) if isinstance(result, plotting.Field)
                   else rp.curve_figure(result))
-        return _write_picture(figure, output, fmt, rp.save_figure)
+        return write_picture(figure, output, fmt, rp.save_figure)
     if opts.get("json"):
         return 0
     if isinstance(result, plotting.Field):

@@ -19,7 +19,10 @@ BANNER = "gradcalc {version}: PyTorch's autograd in a terminal. :help for help, 
 COMMANDS = {
     ":help": ":help [NAME]   help on gradcalc, or on a function, method or name",
     ":vars": ":vars          the names you defined, with their type, shape and dtype",
-    ":graph": ":graph NAME    the grad_fn graph behind NAME (variable names on the nodes)",
+    ":graph": ":graph NAME    the grad_fn graph behind NAME (variable names on the nodes); "
+              "--output g.svg|png|pdf draws it",
+    ":plot": ":plot EXPR over x=A:B   EXPR and its derivative as a chart (--order N, --points N, "
+             "--output f.svg; x=A:B,y=C:D with --output: a contour map)",
     ":trace": ":trace NAME    run NAME's backward pass step by step, as the engine does",
     ":reset": ":reset         forget every name (a fresh session)",
     ":history": ":history       the input history",
@@ -190,6 +193,7 @@ class Repl:
             return False
         handler = {
             ":help": self.cmd_help, ":vars": self.cmd_vars, ":graph": self.cmd_graph,
+            ":plot": self.cmd_plot,
             ":trace": self.cmd_trace, ":reset": self.cmd_reset, ":history": self.cmd_history,
         }.get(name)
         if handler is None:
@@ -252,18 +256,71 @@ class Repl:
             return None
 
     def cmd_graph(self, arg: str) -> None:
+        from gradcalc.errors import GradcalcError
+
+        try:
+            arg, options = picture_options(arg, ("--output", "--saved"))
+        except GradcalcError as e:
+            self.err.write(e.format() + "\n")
+            return
         value = self._value(arg)
         if value is None:
             return
         from gradcalc.render.graph import build_graph, graph_text
 
-        model = build_graph(value, self.session.labels())
+        model = build_graph(value, self.session.labels(), saved="--saved" in options)
+        if "--output" in options:
+            from gradcalc.render.graph_image import graph_figure
+
+            self.picture(lambda: graph_figure(model, title=arg), options["--output"])
+            return
         if cli.use_rich({}, self.out):
             from gradcalc.render.richview import graph_tree
 
             cli.rich_console().print(graph_tree(model))
         else:
             self.write(graph_text(model))
+
+    def cmd_plot(self, arg: str) -> None:
+        from gradcalc import plotting
+        from gradcalc.errors import GradcalcError
+        from gradcalc.render import plot as rp
+
+        m = re.match(r"(.+?)\s+over\s+(\S+)(.*)$", arg)
+        if m is None:
+            self.err.write("expected :plot EXPR over x=A:B (or x=A:B,y=C:D), as in "
+                           ":plot sin(x) over x=-3:3\n")
+            return
+        expr, over = m.group(1), m.group(2)
+        try:
+            _, options = picture_options(m.group(3), ("--output", "--order", "--points"))
+            result = plotting.plot_expression(
+                self.session, expr, over, order=_int_option(options, "--order"),
+                points=_int_option(options, "--points"))
+        except GradcalcError as e:
+            self.err.write(e.format() + "\n")
+            return
+        if "--output" in options:
+            field = isinstance(result, plotting.Field)
+            self.picture(lambda: rp.field_figure(result) if field else rp.curve_figure(result),
+                         options["--output"])
+        elif isinstance(result, plotting.Field):
+            self.err.write("a plot of two inputs is a picture: add --output FILE.svg|png|pdf\n")
+        else:
+            self.write(cli.plot_chart(result, color=cli.use_rich({}, self.out)))
+
+    def picture(self, figure, output: str) -> None:
+        """Draw `figure()` into the file `output` (its extension names the format)."""
+        from gradcalc.errors import GradcalcError
+        from gradcalc.render import plot as rp
+
+        try:
+            fmt = rp.file_format(output)
+            cli.write_picture(figure(), output, fmt, rp.save_figure)
+        except GradcalcError as e:
+            self.err.write(e.format() + "\n")
+            return
+        self.write(f"wrote {output}")
 
     def cmd_trace(self, arg: str) -> None:
         value = self._value(arg)
@@ -297,6 +354,39 @@ class Repl:
         history = getattr(self, "history", None)
         items = list(history.load_history_strings())[::-1] if history is not None else []
         self.write("\n".join(f"{i:4}  {s}" for i, s in enumerate(items, 1)) or "(no history)")
+
+
+def picture_options(text: str, known: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """Split `z --output z.svg --saved` into ('z', {'--output': 'z.svg', '--saved': ''})."""
+    from gradcalc.errors import UsageError
+
+    head, options = text, {}
+    m = re.search(r"\s--[a-z]", " " + text)
+    if m is not None:
+        head, rest = text[: max(m.start() - 1, 0)], text[max(m.start() - 1, 0):].split()
+        i = 0
+        while i < len(rest):
+            name = rest[i]
+            if name not in known:
+                raise UsageError(f"unknown option {name}; expected {', '.join(known)}")
+            if name == "--saved":
+                options[name], i = "", i + 1
+                continue
+            if i + 1 >= len(rest):
+                raise UsageError(f"{name} needs a value")
+            options[name], i = rest[i + 1], i + 2
+    return head.strip(), options
+
+
+def _int_option(options: dict[str, str], name: str) -> int | None:
+    from gradcalc.errors import UsageError
+
+    if name not in options:
+        return None
+    try:
+        return int(options[name])
+    except ValueError:
+        raise UsageError(f"{name}: expected a whole number, got {options[name]!r}") from None
 
 
 def _prompt_session(repl: Repl, opts: dict, input=None, output=None):
