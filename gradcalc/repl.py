@@ -44,50 +44,18 @@ def history_path(opts: dict | None = None) -> Path:
 
 
 def builtin_names(session) -> list[str]:
-    """Names the language offers (registry builtins), whatever the lang API calls them."""
-    for attr in ("builtin_names", "names"):
-        fn = getattr(session, attr, None)
-        if callable(fn):
-            try:
-                return sorted(fn())
-            except Exception:
-                pass
-    for attr in ("globals", "builtins"):
-        table = getattr(session, attr, None)
-        if isinstance(table, dict):
-            return sorted(table)
-    return []
+    """Names the language offers: the session's own and the builtins registry."""
+    return session.names()
 
 
 def attributes_of(session, value: Any) -> list[str]:
-    """Public attributes and methods of a value, through the language's allow-list if it has one."""
-    fn = getattr(session, "attributes", None)
-    if callable(fn):
-        try:
-            return sorted(fn(value))
-        except Exception:
-            pass
-    if isinstance(value, dict):
-        return sorted(k for k in value if isinstance(k, str))
-    return sorted(n for n in dir(value) if not n.startswith("_"))
+    """Public attributes and methods of a value, through the sandbox's allow-list."""
+    return session.attributes(value)
 
 
 def lookup(session, dotted: str) -> Any:
     """The value of `a` or `a.b.c` without running any call (safe for completion)."""
-    head, *rest = dotted.split(".")
-    space = session.namespace
-    if head in space:
-        value = space[head]
-    else:
-        table = getattr(session, "globals", None) or {}
-        if head not in table:
-            raise KeyError(head)
-        value = table[head]
-    for part in rest:
-        if part.startswith("_"):
-            raise KeyError(part)
-        value = value[part] if isinstance(value, dict) else getattr(value, part)
-    return value
+    return session.lookup(dotted)
 
 
 def completions(session, text: str) -> tuple[int, list[str]]:

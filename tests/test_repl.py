@@ -12,55 +12,57 @@ import pytest
 from gradcalc import repl as R
 
 
-class FakeSession:
-    def __init__(self, namespace=None, globals=None):
-        self.namespace = dict(namespace or {})
-        self.globals = dict(globals or {})
+def real_session(script=""):
+    from gradcalc.lang.session import Session
 
-
-class Thing:
-    def __init__(self):
-        self.shape = (2,)
-        self.weight = 1
-
-    def backward(self):
-        pass
-
-    def _private(self):
-        pass
+    s = Session(write=lambda t: None)
+    if script:
+        s.run(script)
+    return s
 
 
 def test_completion_of_names_from_namespace_builtins_and_keywords():
-    s = FakeSession({"xavier_var": 1, "x": 2}, {"exp": None, "expand": None})
+    s = real_session("xavier_var = 1\nx = 2")
     assert R.completions(s, "y = xa") == (2, ["xavier_var"])
-    assert R.completions(s, "ex") == (2, ["exp", "expand"])
-    assert R.completions(s, "wh") == (2, ["while"])
+    assert R.completions(s, "expa") == (4, ["expand", "expand_as"])
+    assert R.completions(s, "sigm") == (4, ["sigmoid"])
+    assert R.completions(s, "wh") == (2, ["where", "while"])
+
+
+def test_completion_of_torch_f_and_nn_attributes():
+    s = real_session("import torch\nimport torch.nn.functional as F")
+    start, names = R.completions(s, "torch.sigm")
+    assert (start, names) == (4, ["sigmoid"])
+    assert "relu" in R.completions(s, "F.rel")[1]
+    assert R.completions(s, "torch.nn.Lin") == (3, ["Linear"])
+    # internals of the modules behind the namespaces are not offered
+    assert "record" not in R.completions(s, "F.")[1]
+    assert "op" not in R.completions(s, "F.")[1]
 
 
 def test_completion_of_attributes_of_the_value_left_of_the_dot():
-    s = FakeSession({"t": Thing()})
+    s = real_session("class Thing(object):\n    def __init__(self):\n        self.shape = (2,)\n"
+                     "        self.weight = 1\n    def backward(self):\n        pass\n"
+                     "t = Thing()\nx = torch.ones(2, requires_grad=True)")
     assert R.completions(s, "t.") == (0, ["backward", "shape", "weight"])
     assert R.completions(s, "(t.ba") == (2, ["backward"])
     assert R.completions(s, "t._") == (1, [])
     assert R.completions(s, "nothing.x") == (0, [])
+    assert R.completions(s, "x.requires_g") == (10, ["requires_grad", "requires_grad_"])
 
 
 def test_completion_of_commands():
-    assert R.completions(FakeSession(), ":h") == (2, [":help", ":history"])
+    assert R.completions(real_session(), ":h") == (2, [":help", ":history"])
 
 
 def test_completion_never_calls_anything():
-    calls = []
-
-    class Spy:
-        @property
-        def boom(self):
-            calls.append(1)
-            return 1
-
-    s = FakeSession({"s": Spy()})
-    R.completions(s, "f(s).")
-    assert calls == []
+    s = real_session("calls = []\nclass Spy(object):\n    def __init__(self):\n        pass\n"
+                     "    def get(self):\n        calls.append(1)\n        return 1\n"
+                     "    boom = property(get)\nspy = Spy()")
+    assert R.completions(s, "spy.boom.") == (0, [])
+    assert R.completions(s, "f(spy).") == (0, [])
+    assert s.namespace["calls"] == []
+    assert "boom" in R.completions(s, "spy.")[1]
 
 
 @pytest.mark.parametrize("line, col, offset", [(1, 1, 0), (1, 5, 4), (2, 3, 9), (None, None, 11)])

@@ -93,8 +93,11 @@ def _infer_dtype(obj):
             kind = max(kind, 1)
         elif isinstance(o, (float, np.floating)):
             kind = max(kind, 2)
-        elif isinstance(o, complex):
+        elif isinstance(o, (complex, np.complexfloating)):
             kind = max(kind, 3)
+        elif type(o) is np.ndarray and o.dtype.kind in "biufc":
+            k = "biufc".index(o.dtype.kind)
+            kind = max(kind, (0, 1, 1, 2, 3)[k])
         else:
             raise GradcalcTypeError(
                 f"Could not infer dtype of {type(o).__name__}"
@@ -122,11 +125,12 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     if isinstance(data, Tensor):
         arr = to_host(data._data).copy()
         dt = as_dtype(dtype) if dtype is not None else data.dtype
-    elif isinstance(data, np.ndarray):
+    elif type(data) is np.ndarray and data.dtype.kind in "biufc":
         arr = data.copy()
         dt = as_dtype(dtype) if dtype is not None else _FROM_NP.get(arr.dtype) or as_dtype(arr.dtype)
     else:
-        dt = as_dtype(dtype) if dtype is not None else _infer_dtype(data)
+        inferred = _infer_dtype(data)  # also refuses objects that are not data
+        dt = as_dtype(dtype) if dtype is not None else inferred
         src = _to_host_nested(data)
         _check_int_range(src, dt)
         try:
@@ -177,7 +181,7 @@ def as_tensor(data, dtype=None, device=None):
         if dtype is not None or device is not None:
             out = data.to(device=device, dtype=dtype)
         return out
-    if isinstance(data, np.ndarray) and (dtype is None or as_dtype(dtype).np == data.dtype) and device in (None, "cpu"):
+    if type(data) is np.ndarray and data.dtype.kind in "biufc" and (dtype is None or as_dtype(dtype).np == data.dtype) and device in (None, "cpu"):
         return _finish(data, None, False)
     return tensor(data, dtype=dtype, device=device)
 

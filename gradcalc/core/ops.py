@@ -20,6 +20,7 @@ from .backend import CPU, to_device, xp_for
 from .dtypes import _FROM_NP, as_dtype, get_default_dtype, result_type
 from .graph import broadcast_error, device_of, new, record, result1, save_out, unpack_out
 from .registry import op
+from .convert import _NUMBERS
 from .tensor import Tensor, _make
 
 _SCALARS = (int, float, bool, complex)
@@ -1308,6 +1309,11 @@ def clamp(input, min=None, max=None, *, _node_cls=None):
     _node_cls = _node_cls or ClampBackward1
     if min is None and max is None:
         raise TorchRuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    for bound in (min, max):
+        if bound is not None and not isinstance(bound, (Tensor, *_NUMBERS)):
+            raise GradcalcTypeError(
+                f"clamp(): argument 'min' and 'max' must be Number or Tensor, not "
+                f"{type(bound).__name__}")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         d = input._data
         xp = input._xp()
@@ -1903,6 +1909,9 @@ def fill_(self, value):
     check_inplace(self)
     if isinstance(value, Tensor):
         value = value.item()
+    elif not isinstance(value, _NUMBERS):
+        raise GradcalcTypeError(
+            f"fill_(): argument 'value' (position 1) must be Number, not {type(value).__name__}")
     return _fill(self, value)
 
 
@@ -1936,8 +1945,11 @@ def copy_(self, src, non_blocking=False):
     from .graph import check_inplace
 
     check_inplace(self)
+    if not isinstance(src, Tensor):
+        raise GradcalcTypeError(
+            f"copy_(): argument 'src' (position 1) must be Tensor, not {type(src).__name__}")
     with _ag.no_grad():
-        sd = src._data if isinstance(src, Tensor) else src
+        sd = src._data
         if isinstance(src, Tensor) and src.device is not self.device:
             sd = to_device(sd, self.device)
         data = self._xp().broadcast_to(sd, self._data.shape).astype(self._data.dtype)

@@ -8,6 +8,7 @@ from ..errors import GradcalcIndexError, GradcalcTypeError, GradcalcValueError, 
 from . import autograd as _ag
 from .autograd import Node
 from .backend import to_host
+from .convert import is_plain_data
 from .dtypes import _FROM_NP
 from .graph import device_of, record, result1
 from .ops import _out, inplace, _snapshot
@@ -1686,6 +1687,9 @@ def setitem(self, idx, value):
     d = self._data
     if isinstance(d, np.generic):
         d = self._data = np.asarray(d).copy()
+    if not isinstance(value, Tensor) and not is_plain_data(value):
+        raise GradcalcTypeError(
+            f"can't assign a {type(value).__name__} to a {self.type()}")
     v = value._data if isinstance(value, Tensor) else value
     if isinstance(value, Tensor) and value.device is not self.device:
         raise TorchRuntimeError(

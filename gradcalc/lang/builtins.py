@@ -17,7 +17,7 @@ from gradcalc.errors import AttributeNotFound, EvalError, GradcalcTypeError, Sec
 from gradcalc.lang import exports
 from gradcalc.lang import limits as L
 from gradcalc.lang.runtime import ScriptError
-from gradcalc.lang.safety import check_spec, get_attr, safe_format
+from gradcalc.lang.safety import check_spec, get_attr, safe_format, script_type
 
 _FORBIDDEN = {
     "open": "file access", "exec": "running code from strings", "eval": "running code from "
@@ -347,11 +347,13 @@ def make_python_builtins(rt, session) -> dict:
             raise GradcalcTypeError("TypeError: str() with an encoding is not supported")
         return _py.str(obj)
 
-    def type_(obj):
-        t = _py.type(obj)
-        if _py.issubclass(t, _py.type):
+    def type_(*args):
+        if _py.len(args) != 1:
+            raise GradcalcTypeError("TypeError: type() takes 1 argument in gradcalc scripts "
+                                    "(classes are made with a class statement)")
+        if isinstance(args[0], _py.type):
             raise SecurityError("type() of a class is not available in gradcalc scripts")
-        return t
+        return script_type(args[0])
 
     def next_(it, *default):
         return _py.next(it, *default)

@@ -13,7 +13,7 @@ from gradcalc.errors import GradcalcError, NameNotFound, ParseError, SecurityErr
 from gradcalc.lang import limits as L
 from gradcalc.lang.builtins import check_method
 from gradcalc.lang.runtime import Frame, UserFunction, locate
-from gradcalc.lang.safety import check_spec, get_attr
+from gradcalc.lang.safety import SCRIPT_DUNDERS, check_spec, get_attr
 
 # operand classes: 1 plain (float, bool, str ...), 2 tensor, 3 int, 4 sequence
 _KIND: dict = {float: 1, bool: 1, complex: 1, type(None): 1, int: 3, str: 4, list: 4, tuple: 4}
@@ -406,7 +406,7 @@ class ExpressionCompiler:
         obj, name, (line, col) = node.args
         of = self.expr(obj)
         program = self.program
-        if name[:1] == "_" and name != "__init__":
+        if name[:1] == "_" and name not in SCRIPT_DUNDERS:
             raise self.fail(node, f"access to '{name}' is not allowed (gradcalc scripts cannot "
                                   "reach underscore attributes)", SecurityError, at=(line, col))
 

@@ -84,3 +84,23 @@ def vet(value) -> bool:
     if isinstance(value, tuple):
         return all(vet(x) for x in value)
     return is_gradcalc_public(type(value).__module__ or "")
+
+
+_CLASSES: list = []
+
+
+def exported_classes() -> frozenset:
+    """Every class the table exports (what `type(x)` may hand back as a usable class)."""
+    if not _CLASSES:
+        found = set()
+        for script_name, (path, _) in TABLE.items():
+            try:
+                mod = load(path)
+            except ImportError:
+                continue
+            for name in names_of(script_name):
+                value = getattr(mod, name, None)
+                if isinstance(value, type) and vet(value):
+                    found.add(value)
+        _CLASSES.append(frozenset(found))
+    return _CLASSES[0]

@@ -5,7 +5,13 @@ unless that name is on the list for the object's type.
 
 from __future__ import annotations
 
+import sys
+
 from gradcalc.errors import AttributeNotFound, LimitError, SecurityError
+from gradcalc.lang.exports import DENY, exported_classes, is_gradcalc_public
+
+#: dunder attributes a script may read: `type(m).__name__`, `x.__class__`, `super().__init__`
+SCRIPT_DUNDERS = frozenset({"__init__", "__name__", "__class__"})
 
 _STR = frozenset(
     "capitalize casefold center count endswith find format index isalnum isalpha isdecimal "
@@ -33,19 +39,14 @@ _BUILTIN_ALLOW = {
                          "symmetric_difference union".split()),
     int: _NUM, float: _NUM, complex: _NUM, bool: _NUM, range: _RANGE, slice: _SLICE,
 }
-# public names that exist on core classes but reach outside the sandbox
-_DENY = frozenset({"save", "load", "from_file", "tofile", "dump", "dumps", "storage",
-                   "untyped_storage", "data_ptr", "share_memory_", "pin_memory",
-                   "register_forward_pre_hook_with_kwargs"})
+_DENY = DENY  # public names that exist on core classes but reach outside the sandbox
 _UNSAFE_SPEC_DIGITS = 7  # a format width or precision above 9,999,999 is refused
 
 _cache: dict = {}
 
 
 def _is_core_type(t) -> bool:
-    mod = getattr(t, "__module__", "") or ""
-    return (mod == "gradcalc" or mod.startswith("gradcalc.")) and not mod.startswith(
-        "gradcalc.lang")
+    return is_gradcalc_public(getattr(t, "__module__", "") or "")
 
 
 def _public_names(t) -> frozenset:
@@ -116,12 +117,7 @@ def get_attr(obj, name: str):
     if isinstance(obj, Namespace):
         return obj.get(name)
     if name[:1] == "_":
-        if name == "__init__" and _init_allowed(obj):
-            return getattr(obj, name)
-        raise SecurityError(
-            f"access to '{name}' is not allowed (gradcalc scripts cannot reach "
-            "underscore attributes)"
-        )
+        return _dunder(obj, name)
     t = type(obj)
     if t is str and name in _STR_GROWING:
         return _str_method(obj, name)
@@ -136,6 +132,8 @@ def get_attr(obj, name: str):
         return _class_attr(obj, name)
     names = allowed_names(t)
     if names is None or name in names:
+        if names is _NDARRAY and name == "astype":
+            return _astype(obj)
         try:
             return getattr(obj, name)
         except AttributeError:
@@ -152,6 +150,128 @@ def get_attr(obj, name: str):
         if inst is not None and name in inst:
             return inst[name]
     raise _no_attr(obj, name)
+
+
+def _dunder(obj, name: str):
+    """The few dunder reads a script may make; everything else is refused."""
+    if name == "__init__" and _init_allowed(obj):
+        return getattr(obj, name)
+    if name == "__class__":
+        return script_type(obj)
+    if name == "__name__":
+        if isinstance(obj, TypeView):
+            return obj.name
+        value = getattr(obj, "__name__", None) if isinstance(obj, type) or callable(obj) \
+            else None
+        if isinstance(value, str):
+            return value
+        raise _no_attr(obj, name)
+    raise SecurityError(
+        f"access to '{name}' is not allowed (gradcalc scripts cannot reach "
+        "underscore attributes)"
+    )
+
+
+class TypeView:
+    """What `type(x)` gives a script for a class it may not hold: a name, never a constructor."""
+
+    __slots__ = ("name", "_repr")
+    _views: dict = {}
+
+    def __init__(self, t):
+        self.name = t.__name__
+        mod = getattr(t, "__module__", None) or ""
+        if mod.startswith("gradcalc"):
+            mod = "torch" + mod[len("gradcalc"):]
+        self._repr = f"<class '{mod + '.' if mod not in ('', 'builtins') else ''}" \
+                     f"{t.__qualname__}'>"
+
+    @classmethod
+    def of(cls, t) -> TypeView:
+        view = cls._views.get(t)
+        if view is None:
+            view = cls._views[t] = cls(t)
+        return view
+
+    def __repr__(self):
+        return self._repr
+
+    def __call__(self, *args, **kwargs):
+        raise SecurityError(f"{self._repr} cannot be called in gradcalc scripts (type() of "
+                            "this object names its class only)")
+
+
+_ModuleType = type(sys)
+#: builtin types a script may hold and call (they build plain data)
+_PLAIN_TYPES = frozenset({int, float, complex, bool, str, list, tuple, dict, set, frozenset,
+                          range, slice, type(None)})
+
+
+def script_type(obj):
+    """type(obj) as a script sees it: plain, exported and script classes, else a TypeView."""
+    from gradcalc.lang.builtins import Namespace
+
+    t = type(obj)
+    if t is Namespace:
+        return TypeView.of(_ModuleType)
+    if t in _PLAIN_TYPES or getattr(t, "__gradcalc_script__", False) or \
+            t in exported_classes():
+        return t
+    return TypeView.of(t)
+
+
+def _astype(arr):
+    """ndarray.astype for scripts: numeric and bool dtypes only (no strings, no objects)."""
+    def astype(dtype, *args, **kwargs):
+        import numpy as np
+
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise AttributeNotFound(f"data type {dtype!r} not understood") from None
+        if dt.kind not in "biufc":
+            raise SecurityError(f"astype({dtype!r}): gradcalc scripts convert arrays to "
+                                "numeric and bool dtypes only")
+        return arr.astype(dt, *args, **kwargs)
+
+    return astype
+
+
+def runs_script_code(obj, name: str) -> bool:
+    """True when reading obj.name would run a property that a script defined."""
+    t = obj if isinstance(obj, type) else type(obj)
+    if not getattr(t, "__gradcalc_script__", False):
+        return False
+    for klass in t.__mro__:
+        if name in vars(klass):
+            return isinstance(vars(klass)[name], property)
+    return False
+
+
+def attribute_names(obj) -> list[str]:
+    """The public names `get_attr` accepts on `obj` (for completion; reads no values)."""
+    from gradcalc.lang.builtins import Namespace
+
+    if isinstance(obj, Namespace):
+        return obj.names()
+    t = obj if isinstance(obj, type) else type(obj)
+    if isinstance(obj, type):
+        if getattr(obj, "__gradcalc_script__", False):
+            names = {n for k in obj.__mro__ for n in vars(k)}
+        elif _is_core_type(obj):
+            names = set(_public_names(obj))
+        else:
+            names = set(_BUILTIN_ALLOW.get(obj, ()))
+    else:
+        allowed = allowed_names(t)
+        if allowed is None:
+            names = {n for k in t.__mro__ for n in vars(k)} | set(getattr(obj, "__dict__", {}))
+        else:
+            names = set(allowed)
+        if _is_module(obj):
+            for table in ("_parameters", "_buffers", "_modules"):
+                names |= set(obj.__dict__.get(table, {}))
+    return sorted(n for n in names if isinstance(n, str) and n[:1] != "_" and n not in _DENY)
 
 
 def _is_module(obj) -> bool:

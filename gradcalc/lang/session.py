@@ -161,3 +161,34 @@ class Session:
             key = id(node) if node is not None else id(value)
             out.setdefault(key, []).append(name)
         return out
+
+    # -- what a front end may ask (completion, :help): through the sandbox's allow-lists --
+    def names(self) -> list[str]:
+        """Every name a statement could use now: the script's own and the builtins."""
+        return sorted(set(self.namespace) | set(self.registry.candidates()))
+
+    def lookup(self, dotted: str):
+        """The value of `a` or `a.b.c`, read as a script would (KeyError if it can't be).
+
+        Runs no call a script wrote: a property defined by a script class is not read.
+        """
+        head, *rest = dotted.split(".")
+        if head in self.namespace:
+            value = self.namespace[head]
+        else:
+            try:
+                value = self.registry.lookup(head)
+            except GradcalcError:
+                raise KeyError(head) from None
+        for part in rest:
+            if part[:1] == "_" or safety.runs_script_code(value, part):
+                raise KeyError(part)
+            try:
+                value = safety.get_attr(value, part)
+            except GradcalcError:
+                raise KeyError(part) from None
+        return value
+
+    def attributes(self, value) -> list[str]:
+        """The attribute names a script may read on `value` (what completion offers)."""
+        return safety.attribute_names(value)

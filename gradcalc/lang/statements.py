@@ -7,7 +7,14 @@ from __future__ import annotations
 import time
 import types
 
-from gradcalc.errors import EvalError, GradcalcError, NameNotFound, ParseError, SecurityError
+from gradcalc.errors import (
+    EvalError,
+    GradcalcError,
+    GradcalcTypeError,
+    NameNotFound,
+    ParseError,
+    SecurityError,
+)
 from gradcalc.lang import limits as L
 from gradcalc.lang.compiler import ExpressionCompiler, Scope, _classify, _KIND, guard_binop
 from gradcalc.lang.compiler import _make_inplace
@@ -685,9 +692,8 @@ class Compiler(ExpressionCompiler):
 
     def s_def(self, node):
         name, params, body, decorators = node.args
-        if self.scope.kind == "class" and name[:1] == "_" and name != "__init__":
-            raise self.fail(node, f"defining '{name}' is not allowed: a script class may define "
-                                  "__init__ and public methods only", SecurityError)
+        if self.scope.kind == "class" and name[:1] == "_" and name not in CLASS_DUNDERS:
+            raise self.fail(node, _class_name_message(name), SecurityError)
         make = self.function(name, params, decorators, node, stmts=body)
         store = self._store_name(name)
 
@@ -710,8 +716,7 @@ class Compiler(ExpressionCompiler):
                 if stmt.kind == "assign":
                     for t in stmt.args[0]:
                         if t.kind == "name" and t.args[0][:1] == "_":
-                            raise self.fail(t, f"defining '{t.args[0]}' is not allowed in a "
-                                               "script class", SecurityError)
+                            raise self.fail(t, _class_name_message(t.args[0]), SecurityError)
             code = self.block(body)
         finally:
             self.scope = outer
@@ -732,6 +737,11 @@ class Compiler(ExpressionCompiler):
                 raise locate(EvalError("SyntaxError: 'return' outside function"), program,
                              line, col)
             ns = dict(cf.vars)
+            for key in ns:
+                # the rule holds for the class object, whatever statement bound the name
+                if key[:1] == "_" and key not in CLASS_DUNDERS:
+                    raise locate(SecurityError(_class_name_message(key)), program, line, col)
+            ns.update(SCRIPT_CLASS_GUARDS)
             ns["__module__"] = "__main__"
             ns["__qualname__"] = name
             ns["__gradcalc_script__"] = True
@@ -745,6 +755,24 @@ class Compiler(ExpressionCompiler):
                     fn.owner_class = cls
             store(f, cls)
         return run
+
+
+#: the dunders a script class may define: construction and the sequence protocol (datasets)
+CLASS_DUNDERS = frozenset({"__init__", "__len__", "__getitem__"})
+
+
+def _class_name_message(name: str) -> str:
+    return (f"defining '{name}' is not allowed: a script class may define __init__, __len__, "
+            "__getitem__ and public names only")
+
+
+def _refuse_array(self, *args, **kwargs):
+    raise GradcalcTypeError(f"TypeError: a '{type(self).__name__}' object cannot be converted "
+                            "to an array")
+
+
+#: set on every script class: NumPy never reads a script object as an array or operand
+SCRIPT_CLASS_GUARDS = {"__array__": _refuse_array, "__array_ufunc__": None}
 
 
 def _subclassable(b) -> bool:

@@ -279,6 +279,10 @@ class Module:
 
     # -- attribute protocol -----------------------------------------------------------------
     def __getattr__(self, name: str):
+        if name[:2] == "__":
+            # NOTE: never a parameter, buffer or submodule, so that a registered name cannot
+            # answer NumPy's or CPython's protocol lookups (__array_interface__ ...)
+            raise AttributeError_(f"'{type(self).__name__}' object has no attribute '{name}'")
         d = self.__dict__
         if "_parameters" in d:
             p = d["_parameters"]
