@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gradcalc.errors import GradcalcError, LimitError, UsageError
 
@@ -20,6 +21,10 @@ DEFAULT_POINTS = 200  # one input
 DEFAULT_GRID = 41  # per axis, two inputs
 
 _AXIS = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+def _usage(message: str) -> UsageError:
+    return UsageError(f"gradcalc: error: {message}")
 
 
 class NotElementwise(GradcalcError):
@@ -56,24 +61,24 @@ def parse_over(text: str, evaluate: Callable[[str], Any] | None = None,
     """`x=-3:3` or `x=-2:2,y=-2:2` -> axes; bounds are numbers or, with `evaluate`, expressions."""
     starts = [m.start() for m in re.finditer(r"(?:^|,)\s*[A-Za-z_][A-Za-z0-9_]*\s*=", text)]
     if not starts or starts[0] != 0:
-        raise UsageError(f"{option}: expected NAME=A:B, got {text.strip()!r}")
+        raise _usage(f"{option}: expected NAME=A:B, got {text.strip()!r}")
     chunks = [text[a:b].lstrip(",") for a, b in zip(starts, starts[1:] + [len(text)])]
     axes: list[Axis] = []
     for chunk in chunks:
         m = _AXIS.match(chunk)
         lo_text, colon, hi_text = chunk[m.end():].partition(":")
         if not colon or not lo_text.strip() or not hi_text.strip():
-            raise UsageError(f"{option}: expected NAME=A:B, got {chunk.strip()!r}")
+            raise _usage(f"{option}: expected NAME=A:B, got {chunk.strip()!r}")
         name = m.group(1)
         lo, hi = (_bound(t, evaluate, option, name) for t in (lo_text, hi_text))
         if not lo < hi:
-            raise UsageError(f"{option}: the range {name}={lo_text.strip()}:{hi_text.strip()} has "
+            raise _usage(f"{option}: the range {name}={lo_text.strip()}:{hi_text.strip()} has "
                              "no points (A must be less than B)")
         if any(a.name == name for a in axes):
-            raise UsageError(f"{option}: {name} is swept twice")
+            raise _usage(f"{option}: {name} is swept twice")
         axes.append(Axis(name, lo, hi))
     if len(axes) > 2:
-        raise UsageError(f"{option}: at most two inputs can be swept, got {len(axes)}")
+        raise _usage(f"{option}: at most two inputs can be swept, got {len(axes)}")
     return axes
 
 
@@ -83,7 +88,7 @@ def _bound(text: str, evaluate, option: str, name: str) -> float:
         value = float(text)
     except ValueError:
         if evaluate is None:
-            raise UsageError(f"{option}: {name}: expected a number, got {text!r}") from None
+            raise _usage(f"{option}: {name}: expected a number, got {text!r}") from None
         try:
             value = evaluate(text)
         except GradcalcError as e:
@@ -93,9 +98,9 @@ def _bound(text: str, evaluate, option: str, name: str) -> float:
         try:
             value = _scalar(value)
         except (TypeError, ValueError, GradcalcError):
-            raise UsageError(f"{option}: {name}: {text!r} is not a number") from None
+            raise _usage(f"{option}: {name}: {text!r} is not a number") from None
     if not math.isfinite(value):
-        raise UsageError(f"{option}: {name}: the bound {text!r} is not finite")
+        raise _usage(f"{option}: {name}: the bound {text!r} is not finite")
     return value
 
 
@@ -141,18 +146,18 @@ def sample(f: Callable, axes: list[Axis], *, points: int | None = None, order: i
     `f` takes one tensor per axis (all points at once) and returns a tensor of the same shape.
     """
     if not 1 <= len(axes) <= 2:
-        raise UsageError(f"plot: sweep one or two inputs, got {len(axes)}")
+        raise _usage(f"plot: sweep one or two inputs, got {len(axes)}")
     if points is None:
         points = DEFAULT_POINTS if len(axes) == 1 else DEFAULT_GRID
     if points < 2:
-        raise UsageError(f"--points: a range needs at least 2 points, got {points}")
+        raise _usage(f"--points: a range needs at least 2 points, got {points}")
     total = points ** len(axes)
     if total > max_elements:
         raise LimitError(f"the grid would have {total:,} points, over the limit of "
                          f"{max_elements:,}", limit="max_elements")
     if len(axes) == 1:
         if not 0 <= order <= MAX_ORDER:
-            raise UsageError(f"--order: expected 0 to {MAX_ORDER}, got {order}")
+            raise _usage(f"--order: expected 0 to {MAX_ORDER}, got {order}")
         return _curve(f, axes[0], points, order, expression, dtype)
     return _field(f, axes, points, expression, dtype)
 
@@ -345,7 +350,7 @@ def expression_function(session, expr: str, names: list[str]) -> Callable:
                 if v is not NO_ECHO and v is not None:
                     value, has_value = v, True
             if not has_value:
-                raise UsageError("plot: EXPR has no value to draw (end it with an expression)")
+                raise _usage("plot: EXPR has no value to draw (end it with an expression)")
             return value
         finally:
             session.echo = echo
@@ -364,12 +369,19 @@ def plot_expression(session, expr: str, over: str, *, points: int | None = None,
     axes = parse_over(over, session.evaluate)
     for a in axes:
         if a.name in bound:
-            raise UsageError(f"--over: {a.name} is also bound with --at; sweep it or bind it")
+            raise _usage(f"--over: {a.name} is also bound with --at; sweep it or bind it")
     if len(axes) == 2 and order not in (None, 1):
-        raise UsageError("--order: a plot of two inputs shows f and its gradient (no --order)")
+        raise _usage("--order: a plot of two inputs shows f and its gradient (no --order)")
     f = expression_function(session, expr, [a.name for a in axes])
-    return sample(f, axes, points=points, order=1 if order is None else order, expression=expr,
-                  max_elements=session.limits.max_elements)
+    try:
+        return sample(f, axes, points=points, order=1 if order is None else order,
+                      expression=expr, max_elements=session.limits.max_elements)
+    except NotElementwise as e:
+        if e.source is None and e.line is None:
+            e.source = "<expr>"
+        raise
+    except LimitError as e:
+        raise e.add_hint(session.limits.hints.get(e.limit)) from None
 
 
 def path_points(value) -> Any:
@@ -383,13 +395,13 @@ def path_points(value) -> Any:
         try:
             arr = np.asarray([[_scalar(v) for v in p] for p in value], dtype=np.float64)
         except (TypeError, ValueError):
-            raise UsageError("--path: the script's last value must be a list of (x, y) "
+            raise _usage("--path: the script's last value must be a list of (x, y) "
                              "points") from None
     else:
-        raise UsageError(f"--path: the script's last value must be a list of (x, y) points or a "
+        raise _usage(f"--path: the script's last value must be a list of (x, y) points or a "
                          f"(k, 2) tensor, got {type(value).__name__}")
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 1:
-        raise UsageError(f"--path: the script's last value must have shape (k, 2), got "
+        raise _usage(f"--path: the script's last value must have shape (k, 2), got "
                          f"{tuple(arr.shape)}")
     return arr
 
@@ -408,6 +420,6 @@ def run_path_script(session, text: str, source: str):
         if stmt.expr is not None and v is not NO_ECHO and v is not None:
             value, has_value = v, True
     if not has_value:
-        raise UsageError(f"--path: {source} must end with an expression giving the points, as "
+        raise _usage(f"--path: {source} must end with an expression giving the points, as "
                          "in a last line `path`")
     return value

@@ -7,6 +7,8 @@ result at the bottom, as `graph --format dot` draws it), so no Graphviz binary i
 
 from __future__ import annotations
 
+import itertools
+
 from gradcalc.render.graph import GraphModel, NodeView
 from gradcalc.render.values import shape_str
 
@@ -106,7 +108,7 @@ def layout(model: GraphModel) -> Layout:
             chain.append(key)
             key += 1
         chain.append(a)
-        for lower, upper in zip(chain, chain[1:]):
+        for lower, upper in itertools.pairwise(chain):
             up[lower].append(upper)
             down[upper].append(lower)
         routes.append((a, b, bends))
@@ -233,7 +235,7 @@ def _edge(ax, src: Box, dst: Box, bends: list[Box], FancyArrowPatch, gid: str) -
     for b in reversed(bends):
         points += [(b.x, b.y + b.height / 2), (b.x, b.y - b.height / 2)]
     points.append((dst.x, dst.y + dst.height / 2))
-    for k, (p, q) in enumerate(zip(points, points[1:])):
+    for k, (p, q) in enumerate(itertools.pairwise(points)):
         last = k == len(points) - 2
         arrow = FancyArrowPatch(p, q, arrowstyle="-|>" if last else "-", mutation_scale=9,
                                 color="#555555", linewidth=0.9, shrinkA=0, shrinkB=0, zorder=1)
