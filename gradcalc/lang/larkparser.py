@@ -1,20 +1,22 @@
 """Language layer, Lark side: the LALR parser Lark builds from grammar/gradcalc.lark.
 
-Imported only when needed: to build (and export as plain data) the tables the lean driver in
-`gradcalc.lang.parser` runs on, and to parse text that driver rejects, so that syntax errors
-are found, positioned and worded by Lark's own loop exactly as before.
+Imported only when needed: to parse text the lean driver in `gradcalc.lang.parser` rejects,
+so that syntax errors are found, positioned and worded by Lark's own loop (that parser is
+loaded from lark_tables.json, plain data shipped in the package: no pickle, no cache), and to
+generate the two JSON table files (`python -m gradcalc.lang.larkparser`).
 """
 
 from __future__ import annotations
 
 import functools
-import os
+import json
 import sys
-from array import array
 
+import lark
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-from lark.lexer import PatternStr, UnlessCallback
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.grammar import Rule
+from lark.lexer import PatternStr, TerminalDef, UnlessCallback
 from lark.parse_tree_builder import (
     ChildFilterLALR,
     ChildFilterLALR_NoPlaceholders,
@@ -26,6 +28,7 @@ from gradcalc.errors import IncompleteInput, ParseError
 from gradcalc.lang import parser as P
 
 START = ("file_input", "eval_input")
+LARK_TABLES = "lark_tables.json"  # Lark's serialised parser, for syntax errors
 
 
 class Indenter:
@@ -110,30 +113,49 @@ def _transformer() -> Transformer:
 
 
 def build() -> Lark:
-    """Lark's parser for the grammar (its own pickle cache beside the lean one)."""
-    text = P.grammar_text()
-    directory = P.ensure_cache_dir()
-    cache: str | bool = False
-    if directory is not None:
-        cache = os.path.join(directory, f"lark-{P.cache_key(text)}.pickle")
-    return Lark(
-        text,
+    """Lark's parser built from the grammar text (about 0.4 s; nothing is read or written)."""
+    lark_ = Lark(
+        P.grammar_text(),
         parser="lalr",
         lexer="contextual",
         start=list(START),
         postlex=Indenter(),
         transformer=_transformer(),
         maybe_placeholders=True,
-        cache=cache,
     )
+    # a terminal's flags are a frozenset, whose order (hash order) Lark's regexes follow:
+    # sorted, the exported files do not depend on PYTHONHASHSEED (the scanners are built lazily)
+    for t in lark_.terminals:
+        t.pattern.flags = tuple(sorted(t.pattern.flags))
+    return lark_
+
+
+def load() -> Lark | None:
+    """Lark's parser from the plain data shipped beside this module (LARK_TABLES), or None
+    when that data is not this grammar's, this format's and this Lark version's."""
+    try:
+        with open(P.tables_path(LARK_TABLES), encoding="utf-8") as f:
+            d = json.load(f, object_hook=_decode)
+        if (type(d) is not dict or d.get("format") != P.FORMAT
+                or d.get("lark") != lark.__version__ or d.get("grammar") != P.grammar_text()):
+            return None
+        # Lark's own plain-data loader (what its standalone parsers run); Lark.load and the
+        # cache= option would unpickle instead. Only Lark's TerminalDef/Rule/pattern classes
+        # can be named by the data.
+        return Lark._load_from_dict(d["data"], d["memo"], postlex=Indenter(),
+                                    transformer=_transformer())
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, AssertionError,
+            LarkError):
+        return None
 
 
 _LARK: list = [None]
 
 
 def get() -> Lark:
+    """The Lark parser: loaded from the shipped data, else built from the grammar text."""
     if _LARK[0] is None:
-        _LARK[0] = build()
+        _LARK[0] = load() or build()
     return _LARK[0]
 
 
@@ -159,11 +181,36 @@ def parse(prepared: str, source: str, start: str):
                          column=1) from None
 
 
-# ---- the tables, as plain data for the lean driver ----
+# ---- the tables, as plain data: the lean driver's and Lark's own ----
 
 
 class _Unsupported(Exception):
     """The built parser uses a Lark feature the lean driver does not reproduce."""
+
+
+def _canonical_states(table) -> dict[int, int]:
+    """Lark's state number -> a number that depends on the grammar alone.
+
+    Lark numbers LALR states in an order that follows string hashes (it changes with
+    PYTHONHASHSEED); numbering them breadth-first from the start states, each state's
+    successors in symbol order, makes the exported files reproducible."""
+    states = table.states
+    order: dict[int, int] = {}
+    queue = [table.start_states[k] for k in sorted(table.start_states)]
+    for s in queue:
+        if s not in order:
+            order[s] = len(order)
+    i = 0
+    while i < len(queue):
+        for sym in sorted(states[queue[i]]):
+            action, arg = states[queue[i]][sym]
+            if action is Shift and arg not in order:
+                order[arg] = len(order)
+                queue.append(arg)
+        i += 1
+    if len(order) != len(states):
+        raise _Unsupported("unreachable states")
+    return order
 
 
 def _scanner_info(basic):
@@ -184,15 +231,15 @@ def _scanner_info(basic):
 
 
 def _rule_spec(rule, cb):
-    """(origin, size, callback name, expand single child, kept children, Nones appended)."""
+    """[origin, size, callback name, expand single child, kept children, Nones appended]."""
     include, append_none, expand1 = None, 0, False
     f = cb
     if type(f) is ChildFilterLALR:
-        include = tuple((int(i), bool(e), int(n)) for i, e, n in f.to_include)
+        include = [[int(i), bool(e), int(n)] for i, e, n in f.to_include]
         append_none = int(f.append_none)
         f = f.node_builder
     elif type(f) is ChildFilterLALR_NoPlaceholders:
-        include = tuple((int(i), bool(e), 0) for i, e in f.to_include)
+        include = [[int(i), bool(e), 0] for i, e in f.to_include]
         f = f.node_builder
     if type(f) is ExpandSingleChild:
         expand1 = True
@@ -203,11 +250,11 @@ def _rule_spec(rule, cb):
         raise _Unsupported(f"callback chain of {rule}")
     if default == hasattr(P._Builder, name) and not name.startswith("_"):
         raise _Unsupported(f"callback for {name}")
-    return (rule.origin.name, len(rule.expansion), name, expand1, include, append_none)
+    return [rule.origin.name, len(rule.expansion), name, expand1, include, append_none]
 
 
 def export_tables(lark_: Lark) -> dict | None:
-    """Everything the lean driver needs, as builtins (marshal-able); None if unsupported."""
+    """Everything the lean driver needs, as JSON-able builtins; None if unsupported."""
     try:
         return _export(lark_)
     except (_Unsupported, AttributeError, TypeError, KeyError, ValueError):
@@ -218,29 +265,28 @@ def _export(lark_: Lark) -> dict:
     frontend = lark_.parser
     inner = frontend.parser.parser
     table = inner.parse_table
-    states = table.states
-    n = len(states)
-    if set(states) != set(range(n)):
-        raise _Unsupported("state numbering")
+    order = _canonical_states(table)
+    by_new = sorted(order, key=order.__getitem__)
     callbacks = inner.callbacks
     rule_ids: dict = {}
     rules: list = []
-    rows: list[tuple] = []  # per state: (symbols, actions as int32 bytes); an action >= 0 is
-    symbol_sets: dict = {}  # the next state (shift, goto), < 0 reduces rule ~action
-    for s in range(n):
-        symbols, actions = [], array("i")
-        for sym, (action, arg) in states[s].items():
-            symbols.append(sym)
+    symbol_sets: dict = {}  # the distinct rows' symbol lists, by first use
+    rows: list = []  # per state: [symbol set, actions]; an action >= 0 is the next state
+    for old in by_new:  # (shift, goto), < 0 reduces rule ~action
+        actions = table.states[old]
+        symbols = sorted(actions)
+        row = []
+        for sym in symbols:
+            action, arg = actions[sym]
             if action is Shift:
-                actions.append(int(arg))
+                row.append(order[arg])
             else:
                 rid = rule_ids.get(arg)
                 if rid is None:
                     rid = rule_ids[arg] = len(rules)
                     rules.append(_rule_spec(arg, callbacks[arg]))
-                actions.append(~rid)
-        key = tuple(symbols)
-        rows.append((symbol_sets.setdefault(key, key), actions.tobytes()))
+                row.append(~rid)
+        rows.append([symbol_sets.setdefault(tuple(symbols), len(symbol_sets)), row])
 
     contextual = frontend.lexer.lexer
     if frontend.lexer.postlexer is not lark_.options.postlex:
@@ -252,10 +298,10 @@ def _export(lark_: Lark) -> dict:
     root_names, root_unless, root_patterns = _scanner_info(root)
     root_rank = {name: i for i, name in enumerate(root_names)}
     configs: dict[int, int] = {}
-    cfgs: list[tuple] = []  # the distinct per-state lexers
+    cfgs: list = []  # the distinct per-state lexers, by first use
     state_cfg = []
-    for s in range(n):
-        basic = contextual.lexers[s]
+    for old in by_new:
+        basic = contextual.lexers[old]
         idx = configs.get(id(basic))
         if idx is None:
             idx = configs[id(basic)] = len(cfgs)
@@ -271,31 +317,31 @@ def _export(lark_: Lark) -> dict:
                         raise _Unsupported("terminal order")
                     last = root_rank[name]
                     fast_names.append(name)
-                    fast_before.append(tuple(own))
+                    fast_before.append(list(own))
                 else:
                     pattern = terminals[name].pattern
                     if type(pattern) is not PatternStr or pattern.flags:
                         raise _Unsupported(f"terminal {name}")
                     own.append(pattern.value)
-            accept = tuple(sorted(t.name for t in basic.terminals))
             if patterns != [_combined(names, terminals)]:
                 raise _Unsupported("scanner pattern")
-            cfgs.append((idx, tuple(fast_names), tuple(fast_before), accept, unless,
-                         tuple(names)))
+            cfgs.append([idx, fast_names, fast_before, sorted(t.name for t in basic.terminals),
+                         unless, names])
         state_cfg.append(idx)
     return _plain({
+        "symbols": [list(k) for k in symbol_sets],
         "table": rows,
         "rules": rules,
-        "start": {k: int(v) for k, v in table.start_states.items()},
-        "end": {k: int(v) for k, v in table.end_states.items()},
-        "root": tuple(root_patterns),
+        "start": {k: order[v] for k, v in table.start_states.items()},
+        "end": {k: order[v] for k, v in table.end_states.items()},
+        "root": root_patterns,
         "root_unless": root_unless,
-        "ignore": frozenset(root.ignore_types),
-        "newline": frozenset(root.newline_types),
+        "ignore": sorted(root.ignore_types),
+        "newline": sorted(root.newline_types),
         "state_cfg": state_cfg,
         "cfgs": cfgs,
         "patterns": {name: t.pattern.to_regexp() for name, t in terminals.items()},
-    }, {})
+    })
 
 
 def _combined(names, terminals) -> str:
@@ -303,32 +349,139 @@ def _combined(names, terminals) -> str:
     return P._combined(names, {name: t.pattern.to_regexp() for name, t in terminals.items()})
 
 
-def _plain(x, memo: dict):
-    """A copy made of builtins only (Lark's names can be Token, a str subclass), strings
-    interned and shared tuples kept shared: marshal keeps both, so the cache stays small and
-    the loaded tables compare names by identity."""
+def _plain(x):
+    """A copy made of str, int, bool, None, list and dict only (Lark's names can be Token, a
+    str subclass); anything else is refused."""
     t = type(x)
     if isinstance(x, str):
-        return sys.intern(str(x))
-    if t in (int, bool, bytes) or x is None:
+        return str(x)
+    if t in (int, bool) or x is None:
         return x
-    done = memo.get(id(x))
-    if done is not None:
-        return done[1]
     if t is dict:
-        out = {_plain(k, memo): _plain(v, memo) for k, v in x.items()}
-    elif t is list:
-        out = [_plain(v, memo) for v in x]
-    elif t in (tuple, frozenset):  # equal ones become one object
-        out = t(_plain(v, memo) for v in x)
+        return {_plain(k): _plain(v) for k, v in x.items()}
+    if t in (list, tuple):
+        return [_plain(v) for v in x]
+    raise _Unsupported(f"{t.__name__} in the tables")
+
+
+def export_lark(lark_: Lark) -> dict:
+    """Lark's parser as its own plain data (Lark.memo_serialize, what Lark.save would pickle),
+    states numbered canonically and the options Lark takes again at load time left out."""
+    data, memo = lark_.memo_serialize([TerminalDef, Rule])
+    data["options"] = {k: v for k, v in data["options"].items()
+                       if k not in LOAD_OPTIONS and k != "cache"}
+    table = lark_.parser.parser.parser.parse_table
+    order = _canonical_states(table)
+    parser_data = data["parser"]["parser"]
+    tokens = parser_data["tokens"]
+    names = sorted(tokens.values())
+    index = {name: i for i, name in enumerate(names)}
+    states = {}
+    for old, actions in parser_data["states"].items():
+        row = {}
+        for tok, (action, arg) in actions.items():
+            row[index[tokens[tok]]] = (action, order[arg] if action == 0 else arg)
+        states[order[old]] = dict(sorted(row.items()))
+    data["parser"]["parser"] = {
+        "tokens": dict(enumerate(names)),
+        "states": dict(sorted(states.items())),
+        "start_states": {k: order[v] for k, v in parser_data["start_states"].items()},
+        "end_states": {k: order[v] for k, v in parser_data["end_states"].items()},
+    }
+    return {"data": data, "memo": memo}
+
+
+LOAD_OPTIONS = ("postlex", "transformer", "lexer_callbacks", "use_bytes", "debug",
+                "g_regex_flags", "regex", "propagate_positions", "tree_class", "_plugins")
+
+# JSON has neither tuples nor integer keys, both of which Lark's data holds: such values are
+# written as one-key objects and turned back by _decode.
+_TUPLE, _INT_KEYS = "(tuple)", "(int keys)"
+
+
+def _encode(x):
+    t = type(x)
+    if t is dict:
+        if all(type(k) is str for k in x):
+            if _TUPLE in x or _INT_KEYS in x:
+                raise _Unsupported("a reserved key in Lark's data")
+            return {k: _encode(v) for k, v in x.items()}
+        if not all(type(k) is int for k in x):
+            raise _Unsupported("a key in Lark's data")
+        return {_INT_KEYS: [[k, _encode(v)] for k, v in sorted(x.items())]}
+    if t is tuple:
+        return {_TUPLE: [_encode(v) for v in x]}
+    if t is list:
+        return [_encode(v) for v in x]
+    if isinstance(x, str):
+        return str(x)
+    if t in (int, bool, float) or x is None:
+        return x
+    raise _Unsupported(f"{t.__name__} in Lark's data")
+
+
+def _decode(obj: dict):
+    if len(obj) == 1:
+        if _TUPLE in obj:
+            return tuple(obj[_TUPLE])
+        if _INT_KEYS in obj:
+            return {int(k): v for k, v in obj[_INT_KEYS]}
+    return obj
+
+
+# ---- the generator: python -m gradcalc.lang.larkparser [--check] ----
+
+
+def _dump(d: dict) -> str:
+    """JSON, one top-level key per line and one row per line of its long lists (diffable)."""
+    out = []
+    for key, value in d.items():
+        if type(value) is list and len(value) > 8:
+            body = "[\n" + ",\n".join(json.dumps(v, ensure_ascii=False, sort_keys=True)
+                                      for v in value) + "\n]"
+        else:
+            body = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        out.append(f"{json.dumps(key)}: {body}")
+    return "{\n" + ",\n".join(out) + "\n}\n"
+
+
+def generate() -> dict[str, str]:
+    """{file name: text} of the two table files, built with Lark from grammar/gradcalc.lark."""
+    lark_ = build()
+    head = {"format": P.FORMAT, "generator": "python -m gradcalc.lang.larkparser",
+            "grammar": P.grammar_text()}
+    lean = export_tables(lark_)
+    if lean is None:
+        raise SystemExit("the grammar uses a Lark feature the lean driver does not reproduce")
+    return {
+        P.TABLES: _dump(dict(head, **lean)),
+        LARK_TABLES: _dump(dict(head, lark=lark.__version__, **_encode(export_lark(lark_)))),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the table files beside gradcalc/lang/parser.py (--check: say if they are stale)."""
+    argv = sys.argv[1:] if argv is None else argv
+    stale = []
+    for name, text in generate().items():
+        path = P.tables_path(name)
         try:
-            out = memo.setdefault(("equal", out), out)
-        except TypeError:  # holds a dict
-            pass
-    else:
-        raise _Unsupported(f"{t.__name__} in the tables")
-    memo[id(x)] = (x, out)  # (x kept alive so its id stays unique)
-    return out
+            with open(path, encoding="utf-8") as f:
+                current = f.read() == text
+        except OSError:
+            current = False
+        if not current:
+            stale.append(name)
+            if "--check" not in argv:
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(text)
+    if "--check" in argv:
+        for name in stale:
+            print(f"{P.tables_path(name)} is out of date: run python -m gradcalc.lang.larkparser")
+        return 1 if stale else 0
+    for name in stale:
+        print(f"wrote {P.tables_path(name)}")
+    return 0
 
 
 # ---- error translation ----
@@ -470,3 +623,7 @@ def _translate(e, text, source, indenter):
     source_line = lines[line - 1] if 0 < line <= len(lines) else ""
     cls = IncompleteInput if incomplete else ParseError
     return cls(msg, source=source, line=line, column=col, source_line=source_line)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,11 +1,12 @@
 """Language layer: text -> syntax tree, with the LALR tables Lark builds from the grammar.
 
-The grammar lives in grammar/gradcalc.lark and Lark stays the parser generator: the first run
-builds Lark's LALR parser and exports what parsing needs -- terminal regexes, the contextual
-lexer's per-state terminal sets, the parse table and each rule's tree-shaping -- as plain data
-in a versioned cache file (marshal, builtins only). Every later run parses with the small
-driver below over that data, without importing Lark: a lexer, the Indenter's rules and the
-LALR loop, calling the same inline transformer (`_Builder`) Lark would. Text the driver
+The grammar lives in grammar/gradcalc.lark and Lark stays the parser generator: what parsing
+needs -- terminal regexes, the contextual lexer's per-state terminal sets, the parse table and
+each rule's tree-shaping -- is exported once, as JSON shipped in the package
+(parse_tables.json, made by `python -m gradcalc.lang.larkparser`; no cache, no pickle). Runs
+parse with the small driver below over that data, without importing Lark: a lexer, the
+Indenter's rules and the LALR loop, calling the same inline transformer (`_Builder`) Lark
+would. Text the driver
 rejects is parsed again by Lark's own loop (`gradcalc.lang.larkparser`), so syntax errors
 are translated into words with positions (`ParseError`) exactly as Lark finds them, and
 text that stops inside an open bracket or block raises `IncompleteInput`.
@@ -15,11 +16,9 @@ from __future__ import annotations
 
 import gc
 import keyword
-import marshal
 import os
 import sys
 
-from gradcalc import __version__
 from gradcalc.errors import GradcalcError, IncompleteInput, ParseError
 from gradcalc.lang.ast import Node, Program
 
@@ -627,9 +626,10 @@ def _check_target(t, verb):
 
 
 
-# ---- the grammar and the cache ----
+# ---- the grammar and the shipped tables ----
 
-_FORMAT = 5  # bump when the exported data or its meaning changes
+FORMAT = 6  # bump when the exported data or its meaning changes
+TABLES = "parse_tables.json"  # the lean driver's tables, beside this module
 _IN_LARK = [0]  # > 0 while Lark's own loop runs (its f-string fields then use Lark too)
 
 
@@ -644,123 +644,36 @@ def grammar_path() -> str:
 
 
 def grammar_text() -> str:
+    """The grammar's text."""
     with open(grammar_path(), encoding="utf-8") as f:
         return f.read()
 
 
-def cache_dir() -> str:
-    """$XDG_CACHE_HOME/gradcalc (default ~/.cache/gradcalc); it may not exist."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "gradcalc")
+def tables_path(name: str) -> str:
+    """A table file shipped beside this module (generated from the grammar, see larkparser)."""
+    return os.path.join(os.path.dirname(os.path.realpath(__file__)), name)
 
 
-def ensure_cache_dir() -> str | None:
-    """The cache directory, created if need be; None when it cannot be written."""
-    directory = cache_dir()
+def _load_tables(grammar: str) -> dict | None:
+    """The shipped lean tables when they are this grammar's and this format's, else None
+    (a grammar edited without `python -m gradcalc.lang.larkparser`)."""
+    import json
+
     try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError:
+        with open(tables_path(TABLES), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
         return None
-    return directory if os.access(directory, os.W_OK) else None
-
-
-def cache_key(grammar: str) -> str:
-    """`<version>-<16 hex digits>`: gradcalc's version, and a hash of the grammar text, the
-    cache format and the Python version (tuple-of-int hashes do not depend on PYTHONHASHSEED,
-    and need neither hashlib nor zlib at startup)."""
-    h = hash((hash(tuple(grammar.encode("utf-8"))), _FORMAT, sys.hexversion))
-    return f"{__version__}-{h & 0xFFFFFFFFFFFFFFFF:016x}"
-
-
-def cache_path(grammar: str) -> str:
-    """The parser cache file: $XDG_CACHE_HOME/gradcalc/grammar-<version>-<hash>.cache."""
-    return os.path.join(cache_dir(), f"grammar-{cache_key(grammar)}.cache")
-
-
-def _read_cache(path: str, grammar: str) -> dict | None:
-    try:
-        with open(path, "rb") as f:
-            data = marshal.loads(f.read())
-    except (OSError, ValueError, EOFError, TypeError):
-        return None
-    if (type(data) is dict and data.get("format") == _FORMAT and data.get("grammar") == grammar
-            and data.get("python") == sys.version and data.get("byteorder") == sys.byteorder):
+    if type(data) is dict and data.get("format") == FORMAT and data.get("grammar") == grammar:
         return data
     return None
 
 
-def _write_cache(path: str, data: dict) -> None:
-    """Write atomically (a temporary file renamed over the old one); failures are ignored."""
-    if ensure_cache_dir() is None:
-        return
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(marshal.dumps(data))
-        os.replace(tmp, path)
-    except (OSError, ValueError):
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-
-
-def _export(grammar: str) -> dict | None:
-    """Build Lark's parser and export its tables (the slow path: once per grammar/version)."""
+def _export() -> dict | None:
+    """Build Lark's parser and export its tables in memory (when the shipped ones are stale)."""
     from gradcalc.lang import larkparser
 
-    tables = larkparser.export_tables(larkparser.get())
-    if tables is None:
-        return None
-    return dict(tables, format=_FORMAT, grammar=grammar, python=sys.version,
-                byteorder=sys.byteorder, root_code=tuple(_sre_args(p) for p in tables["root"]))
-
-
-# The lexer's one big regex takes ~2 ms to compile (re's parser and compiler are Python),
-# which is most of what the lean parser costs a short run. CPython's re ends in
-# `_sre.compile(pattern, flags, code, groups, groupindex, indexgroup)`: the cache keeps those
-# arguments (for this Python: the key and the check hold sys.version and _sre.MAGIC), and
-# anything unexpected falls back to re.compile. _sre validates the code it is given.
-
-
-def _sre_args(pattern: str):
-    """(_sre.MAGIC, the arguments re.compile(pattern) passes to _sre.compile) or None."""
-    try:
-        import _sre
-        import re
-
-        try:
-            from re import _compiler, _parser
-        except ImportError:  # Python 3.10
-            import sre_compile as _compiler
-            import sre_parse as _parser
-        parsed = _parser.parse(pattern, 0)
-        code = _compiler._code(parsed, 0)
-        groupindex = dict(parsed.state.groupdict)
-        indexgroup = [None] * parsed.state.groups
-        for k, i in groupindex.items():
-            indexgroup[i] = k
-        args = (pattern, parsed.state.flags, [int(c) for c in code], parsed.state.groups - 1,
-                groupindex, tuple(indexgroup))
-        made, reference = _sre.compile(*args), re.compile(pattern)
-        if (made.pattern, made.flags, made.groups, made.groupindex) != (
-                reference.pattern, reference.flags, reference.groups, reference.groupindex):
-            return None
-        return (_sre.MAGIC, args)
-    except Exception:  # another Python: compile at run time
-        return None
-
-
-def _compile(re, pattern: str, pre):
-    if pre is not None:
-        try:
-            import _sre
-
-            if pre[0] == _sre.MAGIC and pre[1][0] == pattern:
-                return _sre.compile(*pre[1])
-        except Exception:
-            pass
-    return re.compile(pattern)
+    return larkparser.export_tables(larkparser.get())
 
 
 # ---- the lean driver: lexer, Indenter and LALR loop over the exported tables ----
@@ -876,15 +789,17 @@ def _combined(names, patterns) -> str:
     return "|".join(f"(?P<{name}>{patterns[name]})" for name in names)
 
 
-def _row(packed):
-    symbols, actions = packed
-    return dict(zip(symbols, memoryview(actions).cast("i")))
-
-
 def _lexer_config(packed):
     """(terminal -> keywords to rule out first, terminals the state accepts, config index)."""
     index, fast_names, fast_before, accept, _, _ = packed
-    return dict(zip(fast_names, fast_before)), frozenset(accept), index
+    return dict(zip(fast_names, map(tuple, fast_before))), frozenset(accept), index
+
+
+def _rule_of(builder, spec):
+    origin, size, name, expand1, include, append_none = spec
+    if include is not None:
+        include = tuple(map(tuple, include))
+    return _rule(builder, origin, size, name, expand1, include, append_none)
 
 
 class _Lean:
@@ -894,11 +809,12 @@ class _Lean:
         import re
 
         self._re = re
-        self.table = _Lazy(d["table"], _row)
+        symbols = _Lazy(d["symbols"], lambda names: tuple(map(sys.intern, names)))
+        self.table = _Lazy(d["table"], lambda row: dict(zip(symbols[row[0]], row[1])))
         self.start_states, self.end_states = d["start"], d["end"]
         builder = _Builder()
-        self.rules = _Lazy(d["rules"], lambda spec: _rule(builder, *spec))
-        roots = [_compile(re, p, pre) for p, pre in zip(d["root"], d["root_code"])]
+        self.rules = _Lazy(d["rules"], lambda spec: _rule_of(builder, spec))
+        roots = [re.compile(p) for p in d["root"]]
         if len(roots) == 1:
             self.root_match = roots[0].match
         else:
@@ -910,7 +826,7 @@ class _Lean:
                 return None
             self.root_match = root_match
         self.root_unless = d["root_unless"]
-        self.ignore, self.newline = d["ignore"], d["newline"]
+        self.ignore, self.newline = frozenset(d["ignore"]), frozenset(d["newline"])
         self.cfgs, self.patterns = d["cfgs"], d["patterns"]
         self.cfg_res: dict = {}
         self.chains: dict = {}
@@ -1083,20 +999,17 @@ _LEAN: list = [None, False]  # the driver (None: Lark only), loaded?
 
 def _lean() -> _Lean | None:
     if not _LEAN[1]:
-        grammar = grammar_text()
-        path = cache_path(grammar)
-        data = _read_cache(path, grammar)
         lean = None
+        data = _load_tables(grammar_text())
         if data is not None:
             try:
                 lean = _Lean(data)
-            except Exception:  # a damaged cache: build it again
-                data = None
-        if data is None:
-            data = _export(grammar)
+            except (KeyError, TypeError, ValueError, IndexError):
+                lean = None
+        if lean is None:
+            data = _export()
             if data is not None:
                 lean = _Lean(data)
-                _write_cache(path, data)
         _LEAN[0], _LEAN[1] = lean, True
     return _LEAN[0]
 
@@ -1156,13 +1069,40 @@ def parse(text: str, source: str = "<input>", first_line: int = 1) -> Program:
     """
     if not isinstance(text, str):
         raise ParseError("source text must be a string", source=source)
+    if first_line == 1 and text.startswith("\ufeff"):
+        text = text[1:]  # a UTF-8 byte order mark opening a script: Python skips it too
     if "\x00" in text:
         i = text.index("\x00")
         line = text.count("\n", 0, i) + first_line
         raise ParseError("source contains a null byte", source=source, line=line,
                          column=i - (text.rfind("\n", 0, i) + 1) + 1)
+    if text[:1] in _INDENT_CHARS:
+        _check_first_indent(text, source, first_line)
     body = _run(text, source, "file_input", first_line)
     return Program(body, source, text, first_line)
+
+
+_INDENT_CHARS = (" ", "\t", "\f", "\r", "\n", "#")
+
+
+def _check_first_indent(text: str, source: str, first_line: int) -> None:
+    """Python's `IndentationError: unexpected indent` for an indented first statement (the
+    Indenter only sees indentation after a newline); blank and comment lines do not count,
+    and a form feed resets the indentation, as in Python's tokenizer."""
+    line, i, n = first_line, 0, len(text)
+    while i < n:
+        end = text.find("\n", i)
+        end = n if end < 0 else end
+        row = text[i:end].rstrip("\r")
+        body = row.lstrip(" \t\f")
+        if body and not body.startswith("#"):
+            indent = row[:len(row) - len(body)]
+            indent = indent[indent.rfind("\f") + 1:]
+            if indent:
+                raise ParseError("unexpected indent", source=source, line=line,
+                                 column=len(row) - len(body) + 1, source_line=row)
+            return
+        line, i = line + 1, end + 1
 
 
 def parse_expression(text: str, source: str = "<input>") -> Node:
