@@ -28,10 +28,12 @@ def wheel(tmp_path_factory):
     return whl
 
 
-def test_wheel_ships_the_grammar_and_the_console_script(wheel):
+def test_wheel_ships_the_grammar_its_tables_and_the_console_script(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         assert "gradcalc/grammar/gradcalc.lark" in names
+        for table in ("gradcalc/lang/parse_tables.json", "gradcalc/lang/lark_tables.json"):
+            assert z.read(table) == (ROOT / table).read_bytes()
         assert "gradcalc/__main__.py" in names and "gradcalc/render/graph.py" in names
         [entry] = [n for n in names if n.endswith("entry_points.txt")]
         assert "gradcalc = gradcalc.__main__:main" in z.read(entry).decode()
@@ -93,20 +95,24 @@ def test_python_dash_m_gradcalc(venv):
     assert result.returncode == 0 and result.stdout.startswith("gradcalc ")
 
 
-def test_installed_parser_builds_its_cache_then_runs_without_lark(venv):
-    """The wheel's grammar builds the lean parser cache on the first run; later runs parse
-    from it without importing Lark."""
+def test_installed_parser_runs_from_the_shipped_tables_and_writes_nothing(venv):
+    """The wheel's JSON tables serve the lean parser (no Lark) and, on a syntax error, Lark's
+    parser loaded from its plain data (not rebuilt); no cache is read or written."""
     bindir, home = venv
     env = clean_env()
-    env["XDG_CACHE_HOME"] = str(home / "cache")
+    cache = home / "cache"
+    cache.mkdir(exist_ok=True)
+    env["XDG_CACHE_HOME"] = str(cache)
     code = ("import sys; from gradcalc.cli import main; "
             "code = main(['eval', 'x**3+3*x**2+5', '--at', 'x=2', '--plain']); "
-            "print('lark' in sys.modules); sys.exit(code)")
-    runs = [subprocess.run([str(bindir / "python"), "-c", code], cwd=home, capture_output=True,
-                           text=True, env=env, stdin=subprocess.DEVNULL) for _ in range(2)]
-    for result in runs:
-        assert result.returncode == 0, result.stderr
-        assert "d/dx = tensor(24.)" in result.stdout
-    assert runs[0].stdout.split()[-1] == "True"  # built with Lark
-    assert runs[1].stdout.split()[-1] == "False"  # served from the cache
-    assert len(list((home / "cache" / "gradcalc").glob("grammar-*-*.cache"))) == 1
+            "print('lark' in sys.modules); main(['eval', '1 +']); "
+            "from gradcalc.lang import larkparser; print(larkparser._LARK[0].source_path); "
+            "print(larkparser.__file__); sys.exit(code)")
+    result = subprocess.run([str(bindir / "python"), "-c", code], cwd=home, capture_output=True,
+                            text=True, env=env, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    assert "d/dx = tensor(24.)" in result.stdout
+    assert result.stdout.splitlines()[-3:-1] == ["False", "<deserialized>"]
+    assert ROOT not in Path(result.stdout.splitlines()[-1]).parents  # the installed copy
+    assert result.stderr.splitlines()[0] == "<expr>:1:4: expected an expression after '+'"
+    assert list(cache.iterdir()) == []
