@@ -641,6 +641,32 @@ def _flush() -> None:
         pass
 
 
+class OutputClosed(BaseException):
+    """stdout's reader went away (EPIPE, as `gradcalc run big.gc | head`): the command ends
+    quietly. A BaseException, so that script code running a `print` cannot report it."""
+
+
+def write_out(text: str) -> None:
+    """Write to stdout (the sink of scripts' output); a closed pipe raises OutputClosed."""
+    try:
+        sys.stdout.write(text)
+    except BrokenPipeError:
+        raise OutputClosed from None
+
+
+def silence_stdout() -> None:
+    """Python's recipe for EPIPE: /dev/null over stdout's descriptor, so that the flush at exit
+    (of what is still buffered) cannot fail again and print 'Exception ignored'."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 #: where `run --json` and `eval --json` also record each warning (None: stderr only)
 _ON_WARNING: list = [None]
 
@@ -678,13 +704,9 @@ def execute(cmd: str, opts: dict) -> int:
         _flush()
         write_error("interrupted")
         return 130
-    except BrokenPipeError:
-        try:  # the reader went away (`gradcalc run big.gc | head`): stop quietly
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
-        return 1
+    except (BrokenPipeError, OutputClosed):  # the reader went away: stop quietly
+        silence_stdout()
+        return 0
     except Exception as e:
         _flush()
         if debug:
@@ -799,7 +821,7 @@ def make_session(opts: dict, *, echo: bool = True, write=None):
     if given.get("max_recursion", 0) >= MAX_RECURSION_CAP:
         hints["max_recursion"] = ""  # already as high as it goes
     limits = lang.Limits(**given, hints=hints)
-    return lang.Session(echo=echo, write=write or sys.stdout.write, limits=limits)
+    return lang.Session(echo=echo, write=write or write_out, limits=limits)
 
 
 def _as_input(value: Any, device: str | None, requires_grad: bool):
@@ -1285,11 +1307,51 @@ def plot_chart(curve, *, color: bool, stream=None) -> str:
 
 
 def _read_text(path: str) -> str:
+    return read_script(path)
+
+
+def _not_utf8(name: str, data: bytes, e: UnicodeDecodeError, offset: int = 0, line: int = 1):
+    """The usage error for bytes that are not UTF-8: the file, the byte offset and its line."""
+    at = offset + e.start
+    line += data.count(b"\n", 0, e.start)
+    return _usage(f"cannot read {name!r}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
+                  f"{at}, line {line})")
+
+
+def read_script(path: str) -> str:
+    """A script file's text, decoded as Python decodes a source file: UTF-8, a leading byte
+    order mark skipped. Unreadable or not UTF-8 is a usage error naming the file."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise _usage(f"cannot read {path!r}: {getattr(e, 'strerror', None) or e}") from None
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise _usage(f"cannot read {path!r}: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _not_utf8(path, data, e) from None
+    return text.removeprefix("\ufeff")
+
+
+class ScriptLines:
+    """readline() over a binary stream that is read as it arrives (a pipe, a FIFO): UTF-8
+    lines, a leading byte order mark skipped, bytes that are not UTF-8 a usage error."""
+
+    def __init__(self, raw, name: str):
+        self.raw, self.name, self.offset, self.line = raw, name, 0, 1
+
+    def readline(self) -> str:
+        """The next line ('' at the end)."""
+        data = self.raw.readline()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _not_utf8(self.name, data, e, self.offset, self.line) from None
+        if self.offset == 0:
+            text = text.removeprefix("\ufeff")
+        self.offset += len(data)
+        self.line += 1
+        return text
 
 
 _BLOCK = _LazyRe(r"(def|class|if|for|while|with|try|async|@)\b")
@@ -1419,7 +1481,7 @@ def cmd_run(opts: dict) -> int:
         echo = not path.endswith(".py")
     as_json = bool(opts.get("json"))
     printed: list[str] = []
-    write = printed.append if as_json else (lambda text: sys.stdout.write(text))
+    write = printed.append if as_json else write_out
     session = make_session(opts, echo=echo, write=write)
     deadline = time.monotonic() + opts["timeout"] if opts.get("timeout") else None
     kw = dict(echo=echo, keep_going=bool(opts.get("keep_going")), as_json=as_json,
@@ -1429,13 +1491,19 @@ def cmd_run(opts: dict) -> int:
             {"line": w.line, "column": w.column, "warning": w.text})
     try:
         if path == "-":
-            return run_stream(session, sys.stdin.readline, "<stdin>", **kw)
-        try:
-            stream = open(path, encoding="utf-8")
-        except OSError as e:
-            raise _usage(f"cannot read {path!r}: {e.strerror or e}") from None
-        with stream:
-            return run_stream(session, stream.readline, path, **kw)
+            raw = getattr(sys.stdin, "buffer", None)
+            readline = ScriptLines(raw, "<stdin>").readline if raw else sys.stdin.readline
+            return run_stream(session, readline, "<stdin>", **kw)
+        if not os.path.isfile(path) and os.path.exists(path):  # a FIFO: run as it arrives
+            try:
+                stream = open(path, "rb")
+            except OSError as e:
+                raise _usage(f"cannot read {path!r}: {e.strerror or e}") from None
+            with stream:
+                return run_stream(session, ScriptLines(stream, path).readline, path, **kw)
+        import io
+
+        return run_stream(session, io.StringIO(read_script(path)).readline, path, **kw)
     finally:
         _ON_WARNING[0] = None
 

@@ -1069,8 +1069,8 @@ def parse(text: str, source: str = "<input>", first_line: int = 1) -> Program:
     """
     if not isinstance(text, str):
         raise ParseError("source text must be a string", source=source)
-    if first_line == 1 and text.startswith("\ufeff"):
-        text = text[1:]  # a UTF-8 byte order mark opening a script: Python skips it too
+    if first_line == 1:
+        text = text.removeprefix("\ufeff")  # a byte order mark opening a script: Python skips it
     if "\x00" in text:
         i = text.index("\x00")
         line = text.count("\n", 0, i) + first_line
