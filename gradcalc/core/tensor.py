@@ -175,6 +175,9 @@ class Tensor:
 
     @data.setter
     def data(self, other: "Tensor") -> None:
+        if not isinstance(other, Tensor):
+            raise GradcalcTypeError(
+                f"Variable data has to be a tensor, but got {type(other).__name__}")
         self._data = other._data
 
     def _share_vc(self):

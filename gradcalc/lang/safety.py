@@ -368,14 +368,35 @@ def set_attr(obj, name: str, value) -> None:
         if name in allowed_names(t):
             raise AttributeNotFound(f"attribute '{name}' of 'Tensor' objects is not writable")
         raise _no_attr(obj, name)
-    if _is_core_type(t) and name in (allowed_names(t) or ()):
-        # public settable state of core objects (an optimizer's param_groups, a Node's metadata)
+    if _owns_state(obj, name):
+        # state a script's own core object keeps (an optimizer's param_groups, ctx.k in a
+        # custom Function); shared objects (dtypes, devices, generators) are never written
         try:
             setattr(obj, name, value)
             return
         except AttributeError as e:
             raise AttributeNotFound(str(e)) from None
     raise AttributeNotFound(f"cannot set attribute '{name}' on {_type_name(obj)}")
+
+
+_SETTABLE: list = []
+
+
+def _owns_state(obj, name: str) -> bool:
+    """True when a script may set obj.name: objects made per script, the names they keep."""
+    if not _SETTABLE:
+        from gradcalc.autograd import _FunctionCtx
+        from gradcalc.core.autograd import Node
+        from gradcalc.optim.lr_scheduler import LRScheduler
+        from gradcalc.optim.optimizer import Optimizer
+        from gradcalc.utils.data import DataLoader, Dataset
+
+        _SETTABLE.append(((Optimizer, LRScheduler, DataLoader, Dataset, _FunctionCtx),
+                          {Node: frozenset({"metadata"})}))
+    anything, named = _SETTABLE[0]
+    if isinstance(obj, anything):
+        return True
+    return any(isinstance(obj, k) and name in names for k, names in named.items())
 
 
 def del_attr(obj, name: str) -> None:
