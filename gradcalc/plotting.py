@@ -53,7 +53,7 @@ class Axis:
 
 
 def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
+    return f"{v:.6g}"
 
 
 def parse_over(text: str, evaluate: Callable[[str], Any] | None = None,

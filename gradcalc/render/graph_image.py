@@ -50,9 +50,9 @@ class Box:
 
 
 class Layout:
-    """Boxes by node index, the bend points of each edge, and the picture's size (points)."""
+    """Boxes by node index, each edge (input, user, input_nr, bend points), the size (points)."""
 
-    def __init__(self, boxes: dict[int, Box], routes: list[tuple[int, int, list[Box]]],
+    def __init__(self, boxes: dict[int, Box], routes: list[tuple[int, int, int, list[Box]]],
                  width: float, height: float):
         self.boxes, self.routes, self.width, self.height = boxes, routes, width, height
 
@@ -97,7 +97,7 @@ def layout(model: GraphModel) -> Layout:
     routes = []
     up: dict[int, list[int]] = {i: [] for i in boxes}  # neighbours one layer up (inputs)
     down: dict[int, list[int]] = {i: [] for i in boxes}
-    for a, b, _ in model.edges:
+    for a, b, nr in model.edges:
         chain = [b]
         bends = []
         for depth in range(boxes[b].layer + 1, boxes[a].layer):
@@ -111,7 +111,7 @@ def layout(model: GraphModel) -> Layout:
         for lower, upper in itertools.pairwise(chain):
             up[lower].append(upper)
             down[upper].append(lower)
-        routes.append((a, b, bends))
+        routes.append((a, b, nr, bends))
     depth = max(rows)
     position = {i: k for r in rows.values() for k, i in enumerate(r)}
     for sweep in range(4):  # barycentre ordering, alternately from the result and the leaves
@@ -198,8 +198,14 @@ def graph_figure(model: GraphModel, title: str | None = None):
         if model.empty:
             ax.text(lay.width / 2, 0, "(no graph: the value does not require grad)",
                     ha="center", va="bottom", family="DejaVu Sans Mono", fontsize=FONT_SIZE)
-        for a, b, bends in lay.routes:
-            _edge(ax, lay.boxes[a], lay.boxes[b], bends, FancyArrowPatch, f"edge-{a}-{b}")
+        twins: dict[tuple[int, int], int] = {}
+        for a, b, _, _ in lay.routes:
+            twins[a, b] = twins.get((a, b), 0) + 1
+        seen: dict[tuple[int, int], int] = {}
+        for a, b, nr, bends in lay.routes:
+            k = seen[a, b] = seen.get((a, b), -1) + 1
+            shift = (k - (twins[a, b] - 1) / 2) * 8.0  # x * x: two arrows side by side
+            _edge(ax, lay.boxes[a], lay.boxes[b], bends, FancyArrowPatch, f"{a}-{b}-{nr}", shift)
         for i, box in sorted(lay.boxes.items()):
             _node(ax, box, model.root, FancyBboxPatch)
         if title:
@@ -229,15 +235,16 @@ def _node(ax, box: Box, root: int | None, FancyBboxPatch) -> None:
                 color="#1a1a1a" if k <= (1 if n.labels else 0) else "#555555")
 
 
-def _edge(ax, src: Box, dst: Box, bends: list[Box], FancyArrowPatch, gid: str) -> None:
+def _edge(ax, src: Box, dst: Box, bends: list[Box], FancyArrowPatch, gid: str,
+          shift: float = 0.0) -> None:
     """From the input's bottom edge to the user's top edge, through the bend points."""
-    points = [(src.x, src.y - src.height / 2)]
+    points = [(src.x + shift, src.y - src.height / 2)]
     for b in reversed(bends):
-        points += [(b.x, b.y + b.height / 2), (b.x, b.y - b.height / 2)]
-    points.append((dst.x, dst.y + dst.height / 2))
+        points += [(b.x + shift, b.y + b.height / 2), (b.x + shift, b.y - b.height / 2)]
+    points.append((dst.x + shift, dst.y + dst.height / 2))
     for k, (p, q) in enumerate(itertools.pairwise(points)):
         last = k == len(points) - 2
         arrow = FancyArrowPatch(p, q, arrowstyle="-|>" if last else "-", mutation_scale=9,
                                 color="#555555", linewidth=0.9, shrinkA=0, shrinkB=0, zorder=1)
-        arrow.set_gid(f"{gid}-{k}")
+        arrow.set_gid(f"edge-{gid}" if last else f"bend-{gid}-{k}")
         ax.add_patch(arrow)

@@ -196,11 +196,35 @@ def curve_chart(curve, *, width: int = 80, height: int = 24, color: bool = True)
     lo, hi = limits or _range(curve.values)
     if lo < 0 < hi:
         plt.horizontal_line(0, color="gray")
+    plt.yticks(*_labelled(nice_ticks(lo, hi, max(2, height // 3))))
+    plt.xticks(*_labelled(nice_ticks(curve.axis.lo, curve.axis.hi, max(2, width // 14))))
     plt.title(f"{curve.expression}   ({curve.axis.text}, {len(curve.x)} points)")
     plt.xlabel(curve.axis.name)
     text = plt.build()
     plt.clear_figure()
-    return text if color else plt.uncolorize(text)
+    if color:
+        return text.rstrip("\n")
+    return "\n".join(line.rstrip() for line in plt.uncolorize(text).split("\n")).rstrip("\n")
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """About `count` round tick values (steps of 1, 2 or 5 times a power of ten) in [lo, hi]."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [lo] if math.isfinite(lo) else []
+    raw = (hi - lo) / max(count, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step - 1e-9)
+    ticks = []
+    k = first
+    while k * step <= hi + 1e-9 * step:
+        ticks.append(round(k * step, 12) + 0.0)
+        k += 1
+    return ticks
+
+
+def _labelled(ticks: list[float]) -> tuple[list[float], list[str]]:
+    return ticks, [f"{t:g}" for t in ticks]
 
 
 def _range(values) -> tuple[float, float]:
