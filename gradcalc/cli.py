@@ -168,6 +168,12 @@ def _timeout():
                help="Stop with an error after S seconds.")
 
 
+def _allow_files():
+    return Opt("allow_files", ["--allow-files"], metavar="DIR", panel=OUTPUT,
+               help="Let scripts write pictures into DIR (save_graph(t, 'g.svg')); without it "
+                    "a script writes no file.")
+
+
 def _debug():
     return Opt("debug", ["--debug"], "flag", help="Show Python tracebacks (for bug reports).")
 
@@ -233,6 +239,7 @@ COMMANDS: dict[str, Command] = {
             _precision(),
             _timeout(),
             *_limits(),
+            _allow_files(),
             _debug(),
         ],
     ),
@@ -262,6 +269,7 @@ COMMANDS: dict[str, Command] = {
             *_limits(),
             _dtype(),
             _precision(),
+            _allow_files(),
             _debug(),
         ],
     ),
@@ -348,6 +356,7 @@ COMMANDS: dict[str, Command] = {
             Opt("history_file", ["--history-file"], metavar="PATH",
                 help="History file (default: $XDG_STATE_HOME/gradcalc/history)."),
             *_limits(),
+            _allow_files(),
             _debug(),
         ],
     ),
@@ -821,7 +830,18 @@ def make_session(opts: dict, *, echo: bool = True, write=None):
     if given.get("max_recursion", 0) >= MAX_RECURSION_CAP:
         hints["max_recursion"] = ""  # already as high as it goes
     limits = lang.Limits(**given, hints=hints)
-    return lang.Session(echo=echo, write=write or write_out, limits=limits)
+    session = lang.Session(echo=echo, write=write or write_out, limits=limits)
+    grant_files(session, opts)
+    return session
+
+
+def grant_files(session, opts: dict) -> None:
+    """save_graph for scripts: it writes only into the --allow-files directory, else refuses."""
+    from gradcalc.scriptfiles import FileGrant, save_graph_builtin
+
+    directory = opts.get("allow_files")
+    grant = FileGrant(directory) if directory else None
+    session.registry.grant("save_graph", save_graph_builtin(session, grant))
 
 
 def _as_input(value: Any, device: str | None, requires_grad: bool):

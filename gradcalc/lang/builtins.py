@@ -512,6 +512,14 @@ class Registry:
         self.python = make_python_builtins(rt, session)
         self.python.update(torch=self.torch, nn=self.nn, F=self.F)
         self._bare: dict = {}
+        self.granted: dict = {}  # host functions the front end hands to scripts (grant)
+
+    def grant(self, name: str, fn) -> None:
+        """Offer the host function `fn` to scripts as the bare name `name` (`save_graph`).
+
+        For capabilities the user grants on the command line; `fn` checks its own arguments.
+        """
+        self.granted[name] = fn
 
     def lookup(self, name: str):
         """The object a bare name means, or raise KeyError."""
@@ -523,6 +531,8 @@ class Registry:
             return self._bare[name]
         except KeyError:
             pass
+        if name in self.granted:
+            return self.granted[name]
         if name in _FORBIDDEN:
             raise SecurityError(
                 f"'{name}' is not available in gradcalc scripts ({_FORBIDDEN[name]} is not "
@@ -537,7 +547,7 @@ class Registry:
         raise KeyError(name)
 
     def candidates(self) -> list[str]:
-        names = set(self.python)
+        names = set(self.python) | set(self.granted)
         for ns in (self.torch, self.F, self.autograd):
             names |= set(ns.names())
         return sorted(names)
