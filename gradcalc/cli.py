@@ -837,11 +837,20 @@ def make_session(opts: dict, *, echo: bool = True, write=None):
 
 def grant_files(session, opts: dict) -> None:
     """save_graph for scripts: it writes only into the --allow-files directory, else refuses."""
+    directory = opts.get("allow_files")
+    if not directory:
+        session.registry.grant("save_graph", _no_files)
+        return
     from gradcalc.scriptfiles import FileGrant, save_graph_builtin
 
-    directory = opts.get("allow_files")
-    grant = FileGrant(directory) if directory else None
-    session.registry.grant("save_graph", save_graph_builtin(session, grant))
+    session.registry.grant("save_graph", save_graph_builtin(session, FileGrant(directory)))
+
+
+def _no_files(*args, **kwargs):
+    """save_graph without --allow-files: the one-line refusal naming the flag."""
+    from gradcalc.scriptfiles import refusal
+
+    raise refusal("save_graph()")
 
 
 def _as_input(value: Any, device: str | None, requires_grad: bool):
