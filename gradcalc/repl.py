@@ -35,6 +35,58 @@ KEYWORDS = ["and", "or", "not", "if", "else", "elif", "for", "in", "while", "def
             "assert", "print", "import", "from", "is"]
 
 
+def open_history(path: Path, warn):
+    """prompt_toolkit history kept in the file at `path`. When the file cannot be created, read
+    or written (a read-only home, a full disk, a directory in the way), the history goes on in
+    memory for the session and `warn(message)` is called once."""
+    from prompt_toolkit.history import FileHistory
+
+    class FallbackHistory(FileHistory):
+        """A FileHistory that turns into in-memory history at its first failure."""
+
+        in_memory = False
+
+        def __init__(self, filename: str):
+            super().__init__(filename)
+            self.at_start: list[str] | None = None  # the file's entries, newest first
+            self.added: list[str] = []  # this session's, newest first
+
+        def fail(self, what: str, e: OSError) -> None:
+            if not self.in_memory:
+                self.in_memory = True
+                warn(f"gradcalc: warning: cannot {what} the history file {self.filename}: "
+                     f"{e.strerror or e}; history is kept in memory for this session")
+
+        def load_history_strings(self):
+            if not self.in_memory and os.path.isfile(self.filename):  # not a device or FIFO
+                try:
+                    items = list(super().load_history_strings())
+                except OSError as e:
+                    self.fail("read", e)
+                else:
+                    if self.at_start is None:
+                        self.at_start = items
+                    return items
+            return self.added + (self.at_start or [])
+
+        def store_string(self, string: str) -> None:
+            self.added.insert(0, string)
+            if not self.in_memory:
+                try:
+                    super().store_string(string)
+                except OSError as e:
+                    self.fail("write", e)
+
+    history = FallbackHistory(str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):  # can it be written at all? (a full disk shows only later)
+            pass
+    except OSError as e:
+        history.fail("open", e)
+    return history
+
+
 def history_path(opts: dict | None = None) -> Path:
     """$XDG_STATE_HOME/gradcalc/history (default ~/.local/state/gradcalc/history)."""
     if opts and opts.get("history_file"):
@@ -361,7 +413,6 @@ def _prompt_session(repl: Repl, opts: dict, input=None, output=None):
     from prompt_toolkit import PromptSession
     from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
     from prompt_toolkit.completion import Completer, Completion
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
     from prompt_toolkit.key_binding import KeyBindings
     from prompt_toolkit.lexers import PygmentsLexer
     from prompt_toolkit.validation import ValidationError, Validator
@@ -388,13 +439,8 @@ def _prompt_session(repl: Repl, opts: dict, input=None, output=None):
                 raise ValidationError(cursor_position=error_offset(text, e.line, e.column),
                                       message=e.message) from None
 
-    path = history_path(opts)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        history = FileHistory(str(path))
-    except OSError:
-        history = InMemoryHistory()
-    repl.history = history
+    repl.history_warnings = []  # shown by run_repl between prompts
+    history = repl.history = open_history(history_path(opts), repl.history_warnings.append)
 
     keys = KeyBindings()
 
@@ -444,11 +490,20 @@ def run_repl(opts: dict, input=None, output=None) -> int:
     prompt = _prompt_session(repl, opts, input=input, output=output)
     repl.write(BANNER.format(version=cli.version()))
     while True:
+        _show_history_warnings(repl)
         try:
             text = prompt.prompt()
         except KeyboardInterrupt:
             continue
         except EOFError:
             return 0
+        _show_history_warnings(repl)
         if not repl.execute(text):
             return 0
+
+
+def _show_history_warnings(repl: Repl) -> None:
+    for message in repl.history_warnings:
+        repl.err.write(message + "\n")
+        repl.err.flush()
+    repl.history_warnings.clear()

@@ -145,3 +145,92 @@ def test_indented_comments_and_blank_lines_before_the_first_statement_are_fine(t
     result = subprocess.run(GRADCALC + ["run", str(script)], capture_output=True, text=True,
                             env=_env(), timeout=120)
     assert (result.returncode, result.stdout, result.stderr) == (0, "2\n", "")
+
+
+# ---- the REPL's history file, in a real terminal -----------------------------------------
+
+def _history_case(tmp_path, case):
+    """(environment changes, the history path the REPL will try, the warning's reason)."""
+    if case == "full disk":  # every write fails with ENOSPC
+        (tmp_path / "gradcalc").mkdir()
+        (tmp_path / "gradcalc" / "history").symlink_to("/dev/full")
+        return {"XDG_STATE_HOME": str(tmp_path)}, "write", "No space left on device"
+    if case == "read-only home":  # sysfs refuses every mkdir, whoever asks (root too)
+        return {"HOME": "/sys", "XDG_STATE_HOME": None}, "open", "Operation not permitted"
+    if case == "file in the way":
+        (tmp_path / "state").write_text("")
+        return {"XDG_STATE_HOME": str(tmp_path / "state")}, "open", "Not a directory"
+    (tmp_path / "gradcalc" / "history").mkdir(parents=True)  # a directory where the file goes
+    return {"XDG_STATE_HOME": str(tmp_path)}, "open", "Is a directory"
+
+
+@pytest.mark.pty
+@pytest.mark.parametrize("case", ["full disk", "read-only home", "file in the way", "directory"])
+def test_an_unusable_history_file_leaves_history_in_memory_with_one_warning(tmp_path, case):
+    import re
+
+    import pexpect
+
+    changes, what, reason = _history_case(tmp_path, case)
+    env = {**_env(), "TERM": "dumb"}
+    for k, v in changes.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    base = Path(env["XDG_STATE_HOME"]) if "XDG_STATE_HOME" in env else Path("/sys/.local/state")
+    child = pexpect.spawn(sys.executable, ["-m", "gradcalc"], env=env, encoding="utf-8",
+                          timeout=20, dimensions=(24, 200), cwd=str(tmp_path))
+    seen = []
+    try:
+        child.expect(">>> ")
+        seen.append(child.before)
+        child.send("6 * 7\r")
+        child.expect("\n42\r?\n")  # (a temporary path may hold a 42 too)
+        seen.append(child.before)
+        child.send("x = 5\r")
+        child.expect(">>> ")
+        seen.append(child.before)
+        child.send(":history\r")
+        child.expect(r"2  x = 5")  # Up and :history still work, from memory
+        seen.append(child.before)
+        child.send("\x04")
+        child.expect(pexpect.EOF)
+        seen.append(child.before)
+    finally:
+        child.close()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", "".join(seen)).replace("\r", "")
+    warning = (f"gradcalc: warning: cannot {what} the history file "
+               f"{base / 'gradcalc' / 'history'}: {reason}; history is kept in memory for this "
+               "session")
+    assert text.count("gradcalc: warning:") == 1 and warning in text, text
+    assert "Traceback" not in text and "Press ENTER" not in text
+    assert child.exitstatus == 0
+
+
+@pytest.mark.pty
+def test_a_usable_history_file_keeps_each_entry_once(tmp_path):
+    import pexpect
+
+    (tmp_path / "gradcalc").mkdir()
+    (tmp_path / "gradcalc" / "history").write_text("\n# old\n+old = 1\n", encoding="utf-8")
+    env = {**_env(), "TERM": "dumb", "XDG_STATE_HOME": str(tmp_path)}
+    child = pexpect.spawn(sys.executable, ["-m", "gradcalc"], env=env, encoding="utf-8",
+                          timeout=20, dimensions=(24, 200), cwd=str(tmp_path))
+    try:
+        child.expect(">>> ")
+        child.send("y = 2\r")
+        child.expect(">>> ")
+        child.send(":history\r")
+        child.expect(r":history\r*\n")  # the typed line
+        child.expect(">>> ")
+        listing = child.before
+        child.send("\x04")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    rows = [ln.strip() for ln in listing.replace("\r", "").splitlines() if ln.strip()]
+    assert rows == ["1  old = 1", "2  y = 2", "3  :history"]
+    assert child.exitstatus == 0
+    lines = (tmp_path / "gradcalc" / "history").read_text(encoding="utf-8").splitlines()
+    assert [ln for ln in lines if ln.startswith("+")] == ["+old = 1", "+y = 2", "+:history"]
