@@ -23,6 +23,7 @@ def _load():
     g = globals()
     from .core import creation, dtypes, linalg as _la, ops, reduce, shape  # noqa: F401
     from .core import autograd as _ag
+    from .core import random as _random
     from .core.backend import device
     from .core.printing import get_printoptions, printoptions, set_printoptions
     from .core.registry import FUNCTIONS
@@ -42,6 +43,7 @@ def _load():
         set_printoptions=set_printoptions, get_printoptions=get_printoptions,
         printoptions=printoptions, Generator=creation.Generator,
         default_generator=creation.default_generator,
+        get_rng_state=_random.get_rng_state, set_rng_state=_random.set_rng_state,
         FloatTensor=creation.FloatTensor, DoubleTensor=creation.DoubleTensor,
         HalfTensor=creation.HalfTensor, LongTensor=creation.LongTensor,
         IntTensor=creation.IntTensor, ShortTensor=creation.ShortTensor,

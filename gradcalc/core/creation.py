@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import GradcalcTypeError, GradcalcValueError, LimitError, TorchRuntimeError
 from . import autograd as _ag
+from . import random as _random
 from .backend import CPU, as_device, to_device, to_host
 from .dtypes import _FROM_NP, as_dtype, bool_, float32, get_default_dtype, int64
 from .registry import op
@@ -312,169 +313,189 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
     return _finish(data.astype(dt.np), device, requires_grad)
 
 
-# --- random numbers ---------------------------------------------------------------------------
+# --- random numbers (PyTorch's CPU generator and kernels: core/random.py) ---------------------
 
-
-class Generator:
-    """A seeded source of random numbers (PyTorch's torch.Generator, NumPy's PCG64 inside)."""
-
-    def __init__(self, device="cpu"):
-        self._seed = 67280421310721
-        self._state = None  # NumPy's generator, made on first use (numpy.random costs ~15 ms)
-        self.device = as_device(device)
-
-    @property
-    def _rng(self):
-        if self._state is None:
-            self._state = np.random.Generator(np.random.PCG64(self._seed))
-        return self._state
-
-    def manual_seed(self, seed: int) -> "Generator":
-        self._seed = int(seed)
-        self._state = None
-        return self
-
-    def seed(self) -> int:
-        import secrets
-
-        s = secrets.randbits(63)
-        self.manual_seed(s)
-        return s
-
-    def initial_seed(self) -> int:
-        return self._seed
-
-    def get_state(self):
-        return self._rng.bit_generator.state
-
-    def set_state(self, state) -> None:
-        self._rng.bit_generator.state = state
-
-
-default_generator = Generator()
+Generator = _random.Generator
+default_generator = _random.default_generator
 
 
 @op("manual_seed", method=False, differentiable=False)
 def manual_seed(seed):
-    """Seed gradcalc's default generator (reproducible within gradcalc)."""
-    return default_generator.manual_seed(seed)
+    """Seed the default generator as torch.manual_seed does: PyTorch's numbers follow."""
+    return _random.manual_seed(seed)
 
 
 @op("seed", method=False, differentiable=False)
 def seed():
+    """Reseed the default generator from the OS and return the seed."""
     return default_generator.seed()
 
 
 @op("initial_seed", method=False, differentiable=False)
 def initial_seed():
+    """The default generator's seed."""
     return default_generator.initial_seed()
 
 
-def _rng(generator):
-    return (generator or default_generator)._rng
+def _gen(generator):
+    return _random.generator_of(generator)
 
 
 def _float_dt(dtype):
-    dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
-    return dt
+    return as_dtype(dtype) if dtype is not None else get_default_dtype()
+
+
+def _random_tensor(shape, dt, fill, device, requires_grad):
+    data = np.empty(shape, dtype=dt.np)
+    fill(data)
+    return _finish(data, device, requires_grad)
+
+
+def _shape_arg(args, size):
+    return _size(args if size is None else (size,))
 
 
 @op("rand", method=False, differentiable=False)
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    shape = _size(size)
-    dt = _float_dt(dtype)
-    return _finish(_rng(generator).random(shape).astype(dt.np), device, requires_grad)
+def rand(*args, size=None, generator=None, out=None, dtype=None, layout=None, device=None,
+         requires_grad=False, pin_memory=False):
+    shape = _shape_arg(args, size)
+    g = _gen(generator)
+    return _random_tensor(shape, _float_dt(dtype), lambda d: _random.fill_uniform(g, d), device,
+                          requires_grad)
 
 
 @op("randn", method=False, differentiable=False)
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    shape = _size(size)
-    dt = _float_dt(dtype)
-    return _finish(_rng(generator).standard_normal(shape).astype(dt.np), device, requires_grad)
+def randn(*args, size=None, generator=None, out=None, dtype=None, layout=None, device=None,
+          requires_grad=False, pin_memory=False):
+    shape = _shape_arg(args, size)
+    g = _gen(generator)
+    return _random_tensor(shape, _float_dt(dtype), lambda d: _random.fill_normal(g, d), device,
+                          requires_grad)
 
 
 @op("randint", method=False, differentiable=False)
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
-            requires_grad=False):
-    if size is None:
-        low, high, size = 0, low, high
-    if high is None:
-        low, high = 0, low
+def randint(*args, size=None, low=None, high=None, generator=None, out=None, dtype=None,
+            layout=None, device=None, requires_grad=False, pin_memory=False):
+    args = list(args)
+    if size is None and args:
+        size = args.pop()
+    if high is None and args:
+        high = args.pop()
+    if low is None:
+        low = args.pop() if args else 0
+    if args or high is None or size is None:
+        raise GradcalcTypeError("randint() missing required arguments: 'high' and 'size'")
     shape = _size((tuple(size),))
     dt = as_dtype(dtype) if dtype is not None else int64
-    return _finish(_rng(generator).integers(low, high, shape).astype(dt.np), device, requires_grad)
+    g = _gen(generator)
+    return _random_tensor(shape, dt, lambda d: _random.fill_random(g, d, low, high), device,
+                          requires_grad)
 
 
 @op("randperm", method=False, differentiable=False)
-def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None,
+             requires_grad=False, pin_memory=False):
     _check_size((n,))
     dt = as_dtype(dtype) if dtype is not None else int64
-    return _finish(_rng(generator).permutation(n).astype(dt.np), device, requires_grad)
+    data = _random.randperm_values(_gen(generator), int(n))
+    return _finish(data.astype(dt.np, copy=False), device, requires_grad)
 
 
 @op("rand_like", method=False, differentiable=False)
-def rand_like(input, *, dtype=None, device=None, requires_grad=False):
-    return rand(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
-                requires_grad=requires_grad)
+def rand_like(input, *, generator=None, dtype=None, layout=None, device=None,
+              requires_grad=False, memory_format=None):
+    return rand(*input.shape, generator=generator, dtype=dtype or input.dtype,
+                device=device or input.device, requires_grad=requires_grad)
 
 
 @op("randn_like", method=False, differentiable=False)
-def randn_like(input, *, dtype=None, device=None, requires_grad=False):
-    return randn(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
-                 requires_grad=requires_grad)
+def randn_like(input, *, generator=None, dtype=None, layout=None, device=None,
+               requires_grad=False, memory_format=None):
+    return randn(*input.shape, generator=generator, dtype=dtype or input.dtype,
+                 device=device or input.device, requires_grad=requires_grad)
 
 
 @op("randint_like", method=False, differentiable=False)
-def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
-    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype,
-                   device=device or input.device)
+def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=None,
+                 device=None, requires_grad=False, memory_format=None):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), generator=generator,
+                   dtype=dtype or input.dtype, device=device or input.device,
+                   requires_grad=requires_grad)
 
 
 @op("normal", method=False, differentiable=False)
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
-           requires_grad=False):
-    if isinstance(mean, Tensor) or isinstance(std, Tensor):
-        m = mean._data if isinstance(mean, Tensor) else mean
-        s = std._data if isinstance(std, Tensor) else std
-        ref = mean if isinstance(mean, Tensor) else std
-        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
-        data = _rng(generator).normal(m, s, shape).astype(ref._data.dtype)
-        return _finish(data, ref.device, requires_grad)
-    shape = _size((tuple(size),)) if size is not None else ()
-    dt = _float_dt(dtype)
-    return _finish(_rng(generator).normal(mean, std, shape).astype(dt.np), device, requires_grad)
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None,
+           device=None, requires_grad=False, pin_memory=False):
+    g = _gen(generator)
+    if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
+        shape = _size((tuple(size),)) if size is not None else ()
+        return _random_tensor(shape, _float_dt(dtype),
+                              lambda d: _random.fill_normal(g, d, mean, std), device,
+                              requires_grad)
+    # PyTorch draws N(0, 1) (N(0, std) for a float std) at the broadcast shape, in the dtype of
+    # the tensor argument, then multiplies by std and adds mean as two rounded steps
+    m = to_host(mean._data) if isinstance(mean, Tensor) else mean
+    s = to_host(std._data) if isinstance(std, Tensor) else std
+    ref = mean if isinstance(mean, Tensor) else std
+    if isinstance(std, Tensor):
+        if s.size and not (s >= 0).all():
+            raise TorchRuntimeError("normal expects all elements of std >= 0.0")
+        dt = ref._data.dtype
+        data = np.empty(np.broadcast_shapes(np.shape(m), s.shape), dtype=dt)
+        _random.fill_normal(g, data)
+        data = (data * s).astype(dt, copy=False)
+        data = (data + (m if isinstance(mean, Tensor) else dt.type(m))).astype(dt, copy=False)
+    else:
+        data = np.empty(np.shape(m), dtype=m.dtype)
+        _random.fill_normal(g, data, 0.0, std)
+        data = (data + m).astype(m.dtype, copy=False)
+    return _finish(data, ref.device, requires_grad)
+
+
+def _host_like(t):
+    # an uninitialised host array laid out as t (empty_like keeps the strides' order)
+    d = t._data
+    return np.empty_like(d if isinstance(d, np.ndarray) and t.device is CPU else
+                         np.empty(np.shape(d), dtype=d.dtype))
 
 
 @op("bernoulli", differentiable=False)
-def bernoulli(input, p=None, *, generator=None):
-    # draws happen on the host: read device probabilities through an explicit transfer
-    probs = to_host(input._data) if p is None else p
-    data = (_rng(generator).random(input._data.shape) < probs).astype(input._data.dtype)
+def bernoulli(input, p=None, *, generator=None, out=None):
+    g = _gen(generator)
+    data = _host_like(input)
+    if p is None:
+        # draws happen on the host: read device probabilities through an explicit transfer
+        _random.fill_bernoulli_tensor(g, data, np.asarray(to_host(input._data)))
+    else:
+        _random.fill_bernoulli(g, data, p)
     return _finish(data, input.device, False)
 
 
 @op("multinomial", differentiable=False)
-def multinomial(input, num_samples, replacement=False, *, generator=None):
-    p = to_host(input._data).astype(np.float64)
-    rows = p.reshape(-1, p.shape[-1])
-    out = []
-    for row in rows:
-        out.append(_rng(generator).choice(len(row), num_samples, replace=replacement, p=row / row.sum()))
-    data = np.array(out, dtype=np.int64).reshape(p.shape[:-1] + (num_samples,))
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+    probs = np.asarray(to_host(input._data))
+    data = _random.multinomial_values(_gen(generator), probs, int(num_samples), replacement)
     return _finish(data, input.device, False)
 
 
-def _inplace_random(name, fn):
+def _inplace_random(name, fill):
     def method(self, *args, generator=None, **kw):
         from .graph import check_inplace
 
         check_inplace(self)
-        data = fn(_rng(generator), self._data.shape, *args, **kw).astype(self._data.dtype)
+        g = _gen(generator)
         d = self._data
-        if isinstance(d, np.generic):
-            self._data = np.asarray(data)
+        if self.device is CPU and isinstance(d, np.ndarray):
+            fill(g, d, *args, **kw)
         else:
-            d[...] = to_device(data, self.device) if self.device is not CPU else data
+            host = np.empty(np.shape(d), dtype=d.dtype)
+            fill(g, host, *args, **kw)
+            if self.device is not CPU:
+                d[...] = to_device(host, self.device)
+            else:
+                self._data = host
         self._bump_version()
         return self
 
@@ -482,11 +503,35 @@ def _inplace_random(name, fn):
     op(name, function=False, differentiable=False)(method)
 
 
-_inplace_random("uniform_", lambda r, shape, a=0.0, b=1.0: r.uniform(a, b, shape))
-_inplace_random("normal_", lambda r, shape, mean=0.0, std=1.0: r.normal(mean, std, shape))
-_inplace_random("random_", lambda r, shape, a=0, b=2**31: r.integers(a, b, shape))
-_inplace_random("bernoulli_", lambda r, shape, p=0.5: r.random(shape) < p)
-_inplace_random("exponential_", lambda r, shape, lambd=1.0: r.exponential(1.0 / lambd, shape))
+def _random_(g, d, *args, **kw):
+    # random_(), random_(to), random_(from, to), random_(from, None); `from`/`to` by keyword too
+    names = ("from", "to")
+    if len(args) > 2 or set(kw) - set(names):
+        bad = next(iter(set(kw) - set(names)), None)
+        raise GradcalcTypeError(f"random_() got an unexpected keyword argument '{bad}'" if bad
+                                else "random_() takes at most 2 positional arguments")
+    if len(args) == 1 and not kw:
+        return _random.fill_random(g, d, 0, args[0], to_given=True)
+    given = dict(zip(names, args), **kw)
+    if not given:
+        return _random.fill_random(g, d)
+    return _random.fill_random(g, d, given.get("from", 0), given.get("to"), to_given=True)
+
+
+def _bernoulli_(g, d, p=0.5):
+    if isinstance(p, Tensor):
+        return _random.fill_bernoulli_tensor(g, d, np.asarray(to_host(p._data)))
+    return _random.fill_bernoulli(g, d, p)
+
+
+_inplace_random("uniform_", _random.fill_uniform)
+_inplace_random("normal_", _random.fill_normal)
+_inplace_random("random_", _random_)
+_inplace_random("bernoulli_", _bernoulli_)
+_inplace_random("exponential_", _random.fill_exponential)
+_inplace_random("cauchy_", _random.fill_cauchy)
+_inplace_random("log_normal_", _random.fill_log_normal)
+_inplace_random("geometric_", _random.fill_geometric)
 
 
 # --- legacy constructors ----------------------------------------------------------------------

@@ -185,10 +185,14 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     if p == 1:
         return input * 0
-    from ..core.creation import _rng
+    from ..core import random as _random
 
-    keep = _rng(None).random(input._data.shape) >= p
-    mask = _make(input._xp().asarray(keep.astype(input._data.dtype) / (1 - p)), input)
+    # PyTorch: noise = empty_like(x).bernoulli_(1 - p); noise.div_(1 - p); x * noise
+    noise = np.empty(np.shape(input._data), dtype=input._data.dtype)
+    _random.fill_bernoulli(_random.default_generator, noise, 1 - p)
+    opmath = np.float32 if noise.dtype == np.float16 else noise.dtype.type
+    noise = (noise.astype(opmath) / opmath(1 - p)).astype(noise.dtype, copy=False)
+    mask = _make(input._xp().asarray(noise), input)
     return input * mask
 
 

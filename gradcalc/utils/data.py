@@ -90,19 +90,37 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.generator = generator
 
-    def _order(self):
+    def _sampler(self):
+        # the indices of one epoch, and the generator a shuffle drew them from
         n = len(self.dataset)
         if self.sampler is not None:
-            return list(iter(self.sampler))
+            return list(iter(self.sampler)), None
         if self.shuffle:
-            from ..core.creation import randperm
+            from ..core import random as _random
 
-            return randperm(n, generator=self.generator).tolist()
-        return None
+            gen = self.generator
+            if gen is None:  # PyTorch's RandomSampler: a generator seeded from the default one
+                gen = _random.Generator().manual_seed(_random.draw_seed(None))
+            return _random.randperm_values(gen, n).tolist(), gen
+        return None, None
 
     def __iter__(self):
+        from ..core import random as _random
+
+        _random.draw_seed(self.generator)  # PyTorch's iterator draws its workers' base seed
+        return self._batches()
+
+    def _batches(self):
         n = len(self.dataset)
-        order = self._order()
+        order, gen = self._sampler()
+        yield from self._batches_of(n, order)
+        if gen is not None:
+            # PyTorch's RandomSampler then draws randperm(n)[:0] for the rest of its samples
+            from ..core import random as _random
+
+            _random.randperm_values(gen, n)
+
+    def _batches_of(self, n, order):
         bs = self.batch_size
         if bs is None:
             for i in range(n) if order is None else order:
