@@ -202,6 +202,19 @@ def _limits():
     ]
 
 
+def _isolate():
+    """--isolate and --isolate-memory (eval and run: a confined child process)."""
+    return [
+        Opt("isolate", ["--isolate"], "flag", panel=LIMITS,
+            help="Evaluate in a child process under OS limits (address space, CPU time, no "
+                 "files, no processes, a syscall filter), killed at --timeout (default 30 s); "
+                 "for untrusted input."),
+        Opt("isolate_memory", ["--isolate-memory"], "int", metavar="MB", panel=LIMITS,
+            check=check_count,
+            help="Address space the --isolate process may add, in MB (default 4,096)."),
+    ]
+
+
 COMMANDS: dict[str, Command] = {
     "eval": Command(
         "eval",
@@ -239,6 +252,7 @@ COMMANDS: dict[str, Command] = {
             _precision(),
             _timeout(),
             *_limits(),
+            *_isolate(),
             _allow_files(),
             _debug(),
         ],
@@ -267,6 +281,7 @@ COMMANDS: dict[str, Command] = {
             _plain(),
             _timeout(),
             *_limits(),
+            *_isolate(),
             _dtype(),
             _precision(),
             _allow_files(),
@@ -1146,6 +1161,10 @@ def graph_leaves(value, labels: dict) -> dict[str, Any]:
 
 
 def cmd_eval(opts: dict) -> int:
+    if opts.get("isolate") or opts.get("isolate_memory"):
+        from gradcalc.isolate import run_command
+
+        return run_command(cmd_eval, "eval", opts)
     from gradcalc.render.report import EvalResult
 
     printed: list[str] = []
@@ -1502,6 +1521,10 @@ def run_stream(session, readline, source: str, *, echo: bool, keep_going: bool, 
 
 
 def cmd_run(opts: dict) -> int:
+    if opts.get("isolate") or opts.get("isolate_memory"):
+        from gradcalc.isolate import run_command
+
+        return run_command(cmd_run, "run", opts)
     import time
 
     path = opts.get("script") or "-"

@@ -34,10 +34,22 @@ _RECURSION_HEADROOM = 40  # Python frames per nested script call, generously
 
 
 class Session:
-    """A script's state: names, limits, output. `run` text, or `statements` + `execute`."""
+    """A script's state: names, limits, output. `run` text, or `statements` + `execute`.
+
+    `isolate=True` (or a `gradcalc.isolate.Isolation`) returns an `IsolatedSession` instead:
+    the statements run in a confined child process (docs/security.md).
+    """
+
+    def __new__(cls, *args, isolate=False, **kwargs):
+        if isolate:
+            from gradcalc.isolate import IsolatedSession, Isolation
+
+            return IsolatedSession(*args, isolation=isolate if isinstance(isolate, Isolation)
+                                   else None, **kwargs)
+        return super().__new__(cls)
 
     def __init__(self, echo: bool = True, write: Callable[[str], object] = None,
-                 limits: Limits | None = None):
+                 limits: Limits | None = None, isolate=False):
         self.echo = echo
         self.write = write if write is not None else (lambda s: sys.stdout.write(s))
         self.limits = limits if limits is not None else Limits()
