@@ -10,11 +10,16 @@ from __future__ import annotations
 import math
 import os
 import struct
+import warnings
 
 import numpy as np
 
-from ..errors import GradcalcNotImplementedError, GradcalcTypeError, GradcalcValueError
-from ..errors import TorchRuntimeError
+from ..errors import (
+    GradcalcNotImplementedError,
+    GradcalcTypeError,
+    GradcalcValueError,
+    TorchRuntimeError,
+)
 from . import rng_kernels as K
 from .backend import as_device
 
@@ -56,7 +61,7 @@ class Generator:
         self._normal = None  # the cached double normal sample (unscaled)
         self._normal_f = None  # the float one: no CPU kernel uses it, the state bytes carry it
 
-    def manual_seed(self, seed) -> "Generator":
+    def manual_seed(self, seed) -> Generator:
         """Seed with a 64-bit integer (only its low 32 bits reach mt19937, as in PyTorch)."""
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TorchRuntimeError(f"manual_seed expected a long, but got {type(seed).__name__}")
@@ -88,7 +93,7 @@ class Generator:
 
         return tensor(data, dtype=uint8)
 
-    def set_state(self, new_state) -> "Generator":
+    def set_state(self, new_state) -> Generator:
         """Restore a state made by get_state (or by PyTorch's torch.get_rng_state)."""
         from .tensor import Tensor
 
@@ -313,6 +318,15 @@ def _check_range(arr, frm: int, to_inc: int) -> None:
     for v, name in ((frm, "from"), (to_inc, "to - 1")):
         if not lo <= v <= hi:
             raise TorchRuntimeError(f"{name} is out of bounds for {_dtype_cpp(arr)}")
+    if arr.dtype.kind == "f":
+        digits = _digits(arr)
+        for v, name in ((frm, "from"), (to_inc, "to - 1")):
+            if not -(1 << digits) <= v <= 1 << digits:
+                warnings.warn(
+                    f"{name} is out of bounds [-(2^{digits}), 2^{digits}]. Due to precision "
+                    f"limitations {_dtype_cpp(arr)} can support discrete uniform distribution only "
+                    "within this range. This warning will become an error in version 1.7 release, "
+                    "please fix the code in advance", UserWarning, stacklevel=4)
 
 
 def _from_range(gen, n, rng: int, base: int):
@@ -411,7 +425,9 @@ def fill_bernoulli_tensor(gen, arr, probs) -> None:
         order = sorted(range(arr.ndim), key=lambda i: -abs(arr.strides[i]))
         p = p.transpose(order)
     flat = np.ravel(p)
-    if ((flat < 0) | (flat > 1)).any():
+    bad = np.flatnonzero((flat < 0) | (flat > 1) | np.isnan(flat))
+    if bad.size:  # torch checks each p as it draws: the elements before the first bad one drew
+        gen.words(int(bad[0]) * (2 if probs.dtype == np.float64 else 1))
         raise TorchRuntimeError(
             "Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error "
             "message be improved?  If so, please report an enhancement request to PyTorch.)")

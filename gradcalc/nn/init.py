@@ -1,7 +1,7 @@
-"""nn layer: parameter initialisation (torch.nn.init), filling tensors in place from gradcalc's RNG.
+"""nn layer: parameter initialisation (torch.nn.init), filling tensors in place from the RNG.
 
-The formulas (gains, fans, bounds) are PyTorch's; the random streams are
-gradcalc's own, so values match PyTorch's in distribution, not bit for bit.
+PyTorch's formulas (gains, fans, bounds) and sampling, drawing from PyTorch's generator: after
+the same manual_seed the values are PyTorch's, bit for bit.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
 def trunc_normal_(
     tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None
 ):
-    """Fill `tensor` from N(mean, std²) truncated to [a, b] (PyTorch's inverse-CDF method)."""
+    """Fill `tensor` from N(mean, std²) truncated to [a, b], by PyTorch's rejection sampling."""
 
     def norm_cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
@@ -85,13 +85,43 @@ def trunc_normal_(
             "The distribution of values may be incorrect.",
             stacklevel=2,
         )
+    torch = _ops._torch()
     with no_grad():
-        lo, hi = norm_cdf((a - mean) / std), norm_cdf((b - mean) / std)
-        _ops.uniform_(tensor, 2 * lo - 1, 2 * hi - 1, generator)
-        tensor.erfinv_()
-        tensor.mul_(std * math.sqrt(2.0))
-        tensor.add_(mean)
-        tensor.clamp_(min=a, max=b)
+        p = norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std)
+        if p > 0.3:
+            # redraw the whole tensor from N(mean, std²) where a value fell outside [a, b]
+            lo = torch.tensor(a, dtype=tensor.dtype).item()
+            hi = torch.tensor(b, dtype=tensor.dtype).item()
+            result = tensor.normal_(mean, std, generator=generator)
+            while True:
+                mask = (result < lo) | (result > hi)
+                if not mask.any():
+                    break
+                fresh = torch.empty_like(result).normal_(mean, std, generator=generator)
+                result = torch.where(mask, fresh, result)
+            if tensor is not result:
+                tensor.copy_(result)
+            return tensor
+        # a narrow window: uniform candidates on [a, b], accepted where log(u) <= log pdf
+        mode = max(a, min(mean, b))
+        log_peak = -0.5 * ((mode - mean) / std) ** 2
+        candidates = torch.empty_like(tensor)
+        accept = torch.empty_like(tensor)
+        tensor.uniform_(a, b, generator=generator)
+        candidates.copy_(tensor)
+        candidates.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
+        pending = accept.uniform_(generator=generator).log_().gt(candidates)
+        if pending.any():
+            result = tensor
+            while True:
+                candidates.uniform_(a, b, generator=generator)
+                result = torch.where(pending, candidates, result)
+                candidates.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
+                redo = accept.uniform_(generator=generator).log_().gt(candidates)
+                pending = torch.where(pending, redo, pending)
+                if not pending.any():
+                    break
+            tensor.copy_(result)
         return tensor
 
 
