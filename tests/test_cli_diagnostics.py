@@ -188,7 +188,8 @@ def test_limit_messages_name_the_option_that_raises_them():
                              "    zeros(10**9)\n    ^\n")
     result = invoke("run", "--max-iterations", "10", input="n = 0\nwhile True:\n    n += 1\n")
     assert result.stderr.startswith(
-        "<stdin>:2:1: loop ran more than 10 iterations (raise it with --max-iterations N)\n")
+        "<stdin>:2:1: the script ran more than 10 steps (loop iterations, comprehension items "
+        "and script function calls, counted together) (raise it with --max-iterations N)\n")
 
 
 def test_limit_options_raise_and_lower_the_limits():

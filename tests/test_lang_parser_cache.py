@@ -99,6 +99,17 @@ def test_a_table_file_of_another_format_is_not_used(monkeypatch, tmp_path):
     assert parser._load_tables(parser.grammar_text()) is None
 
 
+def test_lark_data_of_another_format_or_lark_version_is_not_used(monkeypatch, tmp_path):
+    assert larkparser.load() is not None
+    shipped = Path(parser.tables_path(larkparser.LARK_TABLES)).read_text(encoding="utf-8")
+    for key, value in (("lark", "0.0.1"), ("format", parser.FORMAT - 1)):
+        data = json.loads(shipped)
+        data[key] = value
+        (tmp_path / larkparser.LARK_TABLES).write_text(json.dumps(data), encoding="utf-8")
+        monkeypatch.setattr(parser, "tables_path", lambda name: str(tmp_path / name))
+        assert larkparser.load() is None, key
+
+
 BAD = ["1 +", "x = (1,\n2]", "f(a b)", "if x:\ny", "x = $", "def f(:\n", "x.if",
        "'unterminated", "f'{'", "lambda: ", "a ->", "x = [1, 2)", ")",
        "if x:\n    y\n  z\n", "for in x:\n", "class:", "import", "x +=", "1if x else 2 else"]

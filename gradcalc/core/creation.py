@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GradcalcTypeError, GradcalcValueError, LimitError, TorchRuntimeError
+from . import alloc as _alloc
 from . import autograd as _ag
 from . import random as _random
 from .backend import CPU, as_device, to_device, to_host
@@ -12,11 +13,9 @@ from .dtypes import _FROM_NP, as_dtype, bool_, float32, get_default_dtype, int64
 from .registry import op
 from .tensor import Tensor, _TensorExtras
 
-#: the largest tensor a factory may create (elements); the language sets it lower for scripts
-MAX_ELEMENTS = [None]
-
-
 def _finish(data, device, requires_grad, cls=Tensor):
+    if _alloc.on and data.nbytes >= _alloc.floor:
+        _alloc.admit(data)
     dev = CPU if device is None else as_device(device)
     if dev is not CPU:
         data = to_device(data, dev)
@@ -47,7 +46,7 @@ def _finish(data, device, requires_grad, cls=Tensor):
     return t
 
 
-def _check_size(shape):
+def _check_size(shape, what="the tensor"):
     n = 1
     for s in shape:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
@@ -60,19 +59,15 @@ def _check_size(shape):
                 f"Trying to create tensor with negative dimension {s}: {list(shape)}"
             )
         n *= int(s)
-    limit = MAX_ELEMENTS[0]
-    if limit is not None and n > limit:
-        raise LimitError(
-            f"tensor of {n} elements exceeds the limit of {limit} elements "
-            "(--max-elements to change it)"
-        )
+    if _alloc.on:
+        _alloc.check_numel(n, 8, what)
     return tuple(int(s) for s in shape)
 
 
-def _size(size):
+def _size(size, what="the tensor"):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    return _check_size(tuple(int(s) if isinstance(s, Tensor) else s for s in size))
+    return _check_size(tuple(int(s) if isinstance(s, Tensor) else s for s in size), what)
 
 
 def _infer_dtype(obj):
@@ -147,7 +142,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
             raise GradcalcTypeError(str(e)) from None
     if arr.dtype != dt.np:
         arr = arr.astype(dt.np)
-    _check_size(arr.shape)
+    _check_size(arr.shape, "tensor()")
     return _finish(arr, device, requires_grad)
 
 
@@ -195,24 +190,24 @@ def from_numpy(ndarray):
     return _finish(ndarray, None, False)
 
 
-def _factory(fill):
+def _factory(fill, name):
     def make(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
              pin_memory=False, memory_format=None):
-        shape = _size(size)
+        shape = _size(size, f"{name}()")
         dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
         return _finish(fill(shape, dt.np), device, requires_grad)
 
     return make
 
 
-zeros = op("zeros", method=False, differentiable=False)(_factory(np.zeros))
-ones = op("ones", method=False, differentiable=False)(_factory(np.ones))
-empty = op("empty", method=False, differentiable=False)(_factory(np.zeros))
+zeros = op("zeros", method=False, differentiable=False)(_factory(np.zeros, "zeros"))
+ones = op("ones", method=False, differentiable=False)(_factory(np.ones, "ones"))
+empty = op("empty", method=False, differentiable=False)(_factory(np.zeros, "empty"))
 
 
 @op("full", method=False, differentiable=False)
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None):
-    shape = _size((size,) if not isinstance(size, (int, np.integer)) else ((size,),))
+    shape = _size((size,) if not isinstance(size, (int, np.integer)) else ((size,),), "full()")
     if dtype is None:
         if isinstance(fill_value, Tensor):
             fill_value = fill_value.item()
@@ -244,7 +239,7 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
 
 @op("eye", method=False, differentiable=False)
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
-    _check_size((n, n if m is None else m))
+    _check_size((n, n if m is None else m), "eye()")
     dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
     return _finish(np.eye(n, m, dtype=dt.np), device, requires_grad)
 
@@ -271,7 +266,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     else:
         dt = get_default_dtype()
     n = int(np.ceil((end - start) / step))
-    _check_size((max(n, 0),))
+    _check_size((max(n, 0),), "arange()")
     if dt.kind == 2:
         data = (start + np.arange(n, dtype=np.float64) * step).astype(dt.np)
     else:
@@ -288,7 +283,7 @@ def range_(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 @op("linspace", method=False, differentiable=False)
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
-    _check_size((steps,))
+    _check_size((steps,), "linspace()")
     dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
     start, end = _num(start), _num(end)
     data = _torch_linspace(start, end, steps)
@@ -307,7 +302,7 @@ def _torch_linspace(start, end, steps):
 
 @op("logspace", method=False, differentiable=False)
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
-    _check_size((steps,))
+    _check_size((steps,), "logspace()")
     dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
     data = np.power(base, _torch_linspace(_num(start), _num(end), steps))
     return _finish(data.astype(dt.np), device, requires_grad)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DeviceError, GradError, ShapeError
+from . import alloc as _alloc
 from . import autograd as _ag
 from .autograd import SavedOutput
 from .backend import CPU
@@ -79,6 +80,8 @@ def result1(data, node_cls, t: Tensor, saved, nargs: int, save_result: bool = Fa
     Builds the node and the output tensor directly, without intermediate calls: this is
     `record(_make(data, t), ...)` unrolled. `save_result` saves the output for backward.
     """
+    if _alloc.on and data.nbytes >= _alloc.floor:
+        _alloc.admit(data)
     fn = t._grad_fn
     tx = t._x
     if fn is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DTypeError, ShapeError, TorchRuntimeError
+from . import alloc as _alloc
 from . import autograd as _ag
 from .autograd import Node
 from .backend import CPU
@@ -69,6 +70,8 @@ def mm(input, mat2, *, out=None):
         )
     if a.dtype is not b.dtype:
         _same_dtype(input, mat2, "mm")
+    if _alloc.on:
+        _alloc.check_matmul(sa, sb, a.dtype.itemsize, "mm()")
     if _both_cpu(input, mat2):
         r = _make(a @ b)
     else:
@@ -107,6 +110,8 @@ def bmm(input, mat2, *, out=None):
         )
     _same_dtype(input, mat2, "bmm")
     dev = device_of(input, mat2)
+    if _alloc.on:
+        _alloc.check_matmul(input._data.shape, mat2._data.shape, input._data.dtype.itemsize, "bmm()")
     r = _out(input._xp().matmul(input._data, mat2._data), dev)
     if _ag._enabled and (input._requires_grad or mat2._requires_grad):
         record(r, BmmBackward0, (input, mat2),
@@ -306,6 +311,8 @@ def matmul(input, other, *, out=None):
         raise TorchRuntimeError(
             f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"
         )
+    if _alloc.on:
+        _alloc.check_matmul(input._data.shape, other._data.shape, input._data.dtype.itemsize)
     if da == 1 and db == 1:
         return dot(input, other)
     if da == 2 and db == 1:
@@ -458,6 +465,8 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
         )
     if a.dtype is not b.dtype:
         _same_dtype(mat1, mat2, "mm")
+    if _alloc.on:
+        _alloc.check_matmul(a.shape, b.shape, a.dtype.itemsize, "addmm()")
     if _both_cpu(mat1, mat2) and (input._x is None or input._x.device is CPU):
         prod = a @ b
         dev = None
@@ -919,6 +928,12 @@ def _check_square(t, name):
         raise TorchRuntimeError(
             f"linalg.{name}: Expected a floating point or complex tensor as input. Got {_tname(t)}"
         )
+    if _alloc.on:  # LAPACK's O(n^3), in matmul-equivalent operations (measured: inv 6x)
+        _alloc.check_flops(_CUBIC.get(name, 2) * t._data.size * t.shape[-1], f"linalg.{name}()")
+
+
+#: matmul-equivalent operations of each decomposition, per n**3 of one n x n matrix
+_CUBIC = {"inv": 6, "det": 2, "solve": 2, "slogdet": 2}
 
 
 def inv(A):

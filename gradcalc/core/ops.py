@@ -14,6 +14,7 @@ import operator
 import numpy as np
 
 from ..errors import GradError, GradcalcTypeError, ShapeError, TorchRuntimeError
+from . import alloc as _alloc
 from . import autograd as _ag
 from .autograd import FREED, FREED_MESSAGE, Node
 from .backend import CPU, to_device, xp_for
@@ -124,6 +125,8 @@ def _out(data, dev):
 
 
 def _apply2(fn, ad, bd, a, b):
+    if _alloc.on:
+        _alloc.check_broadcast(fn, ad, bd)
     try:
         return fn(ad, bd)
     except ValueError as e:
@@ -171,6 +174,8 @@ def add(input, other, *, alpha=1, out=None):
             return _make(d + other, input)
         if isinstance(other, Tensor) and _both_cpu(input, other) and d.dtype is other._data.dtype:
             # fast path: two CPU tensors of one dtype
+            if _alloc.on:
+                _alloc.check_broadcast("add", d, other._data)
             try:
                 r = _make(d + other._data)
             except ValueError:
@@ -243,6 +248,8 @@ def sub(input, other, *, alpha=1, out=None):
         d, e = input._data, other._data
         if d.dtype is e.dtype and d.dtype.kind == "f":
             # fast path: two CPU float tensors of one dtype
+            if _alloc.on:
+                _alloc.check_broadcast("sub", d, e)
             try:
                 r = _make(d - e)
             except ValueError:
@@ -347,6 +354,8 @@ def mul(input, other, *, out=None):
             bd = other._data
             if d.dtype is bd.dtype:
                 # fast path: two CPU tensors of one dtype
+                if _alloc.on:
+                    _alloc.check_broadcast("mul", d, bd)
                 try:
                     r = _make(d * bd)
                 except ValueError:
@@ -1482,6 +1491,8 @@ def where(condition, input=None, other=None):
         # host operands (a 0-d CPU tensor, a list condition) move explicitly
         cd, ad, bd = (to_device(v, dev) if isinstance(v, (np.ndarray, np.generic)) else v
                       for v in (cd, ad, bd))
+    if _alloc.on:
+        _alloc.check_broadcast("where", cd, ad, bd)
     try:
         data = _xp(dev).where(cd, ad, bd)
     except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GradcalcIndexError, GradcalcTypeError, GradcalcValueError, ShapeError, TorchRuntimeError
+from . import alloc as _alloc
 from . import autograd as _ag
 from .autograd import Node
 from .backend import to_host
@@ -355,6 +356,8 @@ def expand(input, *sizes):
     if shape == d.shape:
         v = d if not isinstance(d, np.generic) else np.asarray(d)
     else:
+        if _alloc.on:
+            _alloc.check(shape, 0, "expand()")  # a view: elements only, no memory
         v = input._xp().broadcast_to(d, shape)
     r = _view_out(v, input)
     if _ag._enabled and input._requires_grad:
@@ -425,6 +428,8 @@ def repeat(input, *repeats):
             "Number of dimensions of repeat dims can not be smaller than number of dimensions of "
             "tensor"
         )
+    if _alloc.on:
+        _alloc.check(_alloc.repeat_shape(d.shape, reps), d.dtype.itemsize, "repeat()")
     r = _out(input._xp().tile(d, reps), input.device)
     if _ag._enabled and input._requires_grad:
         record(r, RepeatBackward0, (input,), (d.shape, reps))
@@ -598,6 +603,8 @@ def cat(tensors, dim=0):
                     f"{ref.shape[k]} but got size {t.shape[k]} for tensor number {i} in the list."
                 )
     xp = ref._xp()
+    if _alloc.on:
+        _alloc.check_numel(sum(t._data.size for t in parts), rt.np.itemsize, "cat()")
     data = xp.concatenate([t._data.astype(rt.np, copy=False) for t in parts], axis=dim)
     r = _out(data, dev)
     if _ag._enabled and any(t._requires_grad for t in tensors):
@@ -636,6 +643,8 @@ def stack(tensors, dim=0):
     rt = result_type(*tensors)
     dev = device_of(*tensors)
     dim = _wrap_dim(dim, ref.dim() + 1)
+    if _alloc.on:
+        _alloc.check_numel(ref._data.size * len(tensors), rt.np.itemsize, "stack()")
     data = ref._xp().stack([t._data.astype(rt.np, copy=False) for t in tensors], axis=dim)
     r = _out(data, dev)
     if _ag._enabled and any(t._requires_grad for t in tensors):
@@ -1140,6 +1149,9 @@ def index_select(input, dim, index):
     device_of(input, index)
     dim = _wrap_dim(dim, input.dim())
     d = input._data
+    if _alloc.on and d.ndim:
+        _alloc.check_numel(d.size // max(d.shape[dim], 1) * index._data.size, d.dtype.itemsize,
+                           "index_select()")
     r = _out(input._xp().take(d, index._data.reshape(-1), axis=dim) if d.ndim else d, input.device)
     if _ag._enabled and input._requires_grad:
         record(r, IndexSelectBackward0, (input,), (d.shape, dim, index))
@@ -1410,6 +1422,8 @@ def diag(input, diagonal=0):
     if d.ndim == 1:
         k = diagonal
         n = d.shape[0] + abs(k)
+        if _alloc.on:
+            _alloc.check((n, n), d.dtype.itemsize, "diag()")
         z = xp.zeros((n, n), dtype=d.dtype)
         _diag_view(z, k, 0, 1)[...] = d
         r = _out(z, input.device)
@@ -1634,6 +1648,8 @@ def _advanced_getitem(self, idx):
     d = self._data
     if isinstance(d, np.generic):
         d = np.asarray(d)
+    if _alloc.on:
+        _alloc.check_index(d, raw)
     try:
         data = d[tuple(raw)]
     except IndexError as e:

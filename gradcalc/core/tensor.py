@@ -11,6 +11,7 @@ from weakref import ref as _weakref
 import numpy as np
 
 from ..errors import GradError, GradcalcTypeError, GradcalcValueError
+from . import alloc as _alloc
 from . import autograd as _ag
 from .backend import CPU, as_device, to_host, xp_for
 from .dtypes import _FROM_NP, as_dtype, bool_, float32
@@ -68,6 +69,8 @@ class Size(tuple):
 
 def _make(data, like=None):
     """A new tensor without autograd history; on `like`'s device."""
+    if _alloc.on and data.nbytes >= _alloc.floor:
+        _alloc.admit(data)
     t = _onew(Tensor)
     t._data = data
     t._grad_fn = None
@@ -425,6 +428,8 @@ class Tensor:
         return to_host(self._data).reshape(()).item()
 
     def tolist(self):
+        if _alloc.on:
+            _alloc.check_python(self._data.size)
         return to_host(self._data).tolist()
 
     def numpy(self, force: bool = False) -> np.ndarray:

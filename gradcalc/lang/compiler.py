@@ -7,16 +7,15 @@ its source position; every operation that can allocate without bound is checked 
 
 from __future__ import annotations
 
-import time
-
 from gradcalc.errors import GradcalcError, NameNotFound, ParseError, SecurityError
 from gradcalc.lang import limits as L
-from gradcalc.lang.builtins import check_method
 from gradcalc.lang.runtime import Frame, UserFunction, locate
 from gradcalc.lang.safety import SCRIPT_DUNDERS, check_spec, get_attr
 
-# operand classes: 1 plain (float, bool, str ...), 2 tensor, 3 int, 4 sequence
-_KIND: dict = {float: 1, bool: 1, complex: 1, type(None): 1, int: 3, str: 4, list: 4, tuple: 4}
+# operand classes, chosen so that `ka + kb >= 4` says a binary operator needs `guard_binop`:
+# 1 plain (float, bool, None, tensors: the core guards its own allocations), 2 int,
+# 4 sequence (str, list, tuple), 8 NumPy array
+_KIND: dict = {float: 1, bool: 1, complex: 1, type(None): 1, int: 2, str: 4, list: 4, tuple: 4}
 
 
 def _classify(cls) -> int:
@@ -24,49 +23,72 @@ def _classify(cls) -> int:
     if k is None:
         k = 1
         for base in cls.__mro__:
-            if base.__name__ == "Tensor" and base.__module__.startswith("gradcalc"):
+            if base.__name__ == "ndarray" and base.__module__ == "numpy":
+                k = 8
+                break
+            if base in (str, list, tuple):
+                k = 4
+                break
+            if base is int:
                 k = 2
                 break
         _KIND[cls] = k
     return k
 
 
-def _broadcast_numel(a, b) -> int:
-    sa, sb = tuple(a.shape), tuple(b.shape)
-    n = max(len(sa), len(sb))
-    sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
-    out = 1
-    for x, y in zip(sa, sb):
-        out *= max(x, y)
-    return out
-
-
 def guard_binop(op: str, a, b, limit: int) -> None:
-    """Refuse an operation whose result would be over the limits, before computing it."""
+    """Refuse an operator on Python objects whose result would be over the limits, before
+    computing it (tensors are the core's: its allocation guard checks every result)."""
     ka, kb = _classify(a.__class__), _classify(b.__class__)
-    if ka == 4 and kb == 4 and op in ("+", "+="):
-        L.check_count(len(a) + len(b), limit, "the concatenation")
+    if ka == 4 or kb == 4:
+        if op in ("+", "+="):
+            if ka == kb:
+                _check_sequence(len(a) + len(b), a, limit, "the concatenation")
+        elif op in ("*", "*="):
+            seq, count = (a, b) if ka == 4 else (b, a)
+            n = L.as_count(count)
+            if n is not None:
+                _check_sequence(len(seq) * max(n, 0), seq, limit, "the repetition")
+        elif op in ("%", "%=") and ka == 4 and a.__class__ is str:
+            for w in L.printf_widths(a, b):
+                if w > limit:
+                    raise L.LimitError(f"format width {w:,} is over the limit of {limit:,}",
+                                       limit="max_elements")
     elif ka == 2 and kb == 2:
-        if a.numel() * b.numel() > limit:
-            n = a.numel() * b.numel() if op == "@" else _broadcast_numel(a, b)
-            L.check_count(n, limit, f"'{op}'")
-    elif op in ("*", "*="):
-        if ka == 3 and kb == 3:
+        if op in ("*", "*="):
             L.check_int_bits(a.bit_length() + b.bit_length(), "the product")
-        elif ka == 4 and kb == 3:
-            L.check_count(len(a) * b, limit, "the repetition")
-        elif ka == 3 and kb == 4:
-            L.check_count(len(b) * a, limit, "the repetition")
-    elif op in ("**", "**="):
-        if ka == 3 and kb == 3 or ka == 3 and b.__class__ is bool:
+        elif op in ("**", "**="):
             L.check_int_pow(a, b)
-    elif op in ("<<", "<<="):
-        if ka == 3 and kb == 3:
+        elif op in ("<<", "<<="):
             L.check_int_bits(a.bit_length() + max(b, 0), "the shift")
+    elif ka == 8 or kb == 8:
+        from gradcalc.core import alloc
+
+        alloc.check_broadcast(op.rstrip("="), a, b)
 
 
-# operators whose operand kinds need a guard (besides tensor broadcasting)
-_GUARD_ALWAYS = {"*", "**", "<<"}
+#: ints under this magnitude multiply without a check (their product is under MAX_INT_BITS)
+_HALF_INT = 1 << (L.MAX_INT_BITS // 2)
+
+
+def _pow_grows(a, b) -> bool:
+    """Whether int a ** int b may be over MAX_INT_BITS (guard_binop then decides exactly)."""
+    return b > 1 and a.bit_length() * b > L.MAX_INT_BITS
+
+
+def _shift_grows(a, b) -> bool:
+    return b > 0 and a.bit_length() + b > L.MAX_INT_BITS
+
+
+def _check_sequence(n: int, like, limit: int, what: str) -> None:
+    """A str/list/tuple of `n` items like `like`: the element limit and its memory."""
+    L.check_count(n, limit, what)
+    from gradcalc.core import alloc
+
+    g = alloc.current()
+    if g is not None:
+        g.memory(n if like.__class__ is str else 8 * n, what)  # bytes of a str's chars, or
+        #                                                         of a list's item pointers
 
 
 def _make_binop(op):
@@ -237,52 +259,58 @@ class ExpressionCompiler:
         program, line, col, rt = self.program, node.line, node.column, self.rt
         kget, classify = _KIND.get, _classify
         guard = guard_binop
-        always = op in _GUARD_ALWAYS
         if op == "+":
             def run(f):
                 a = lf(f)
                 b = rf(f)
                 try:
-                    ka = kget(a.__class__) or classify(a.__class__)
-                    if ka > 1 and ka != 3 and ka == (kget(b.__class__) or classify(b.__class__)):
-                        guard("+", a, b, rt.max_elements)
+                    if (kget(a.__class__) or classify(a.__class__)) + (
+                            kget(b.__class__) or classify(b.__class__)) >= 8:
+                        guard("+", a, b, rt.max_elements)  # sequences, arrays
                     return a + b
                 except Exception as e:
                     raise locate(e, program, line, col) from None
             return run
-        if op == "-":
-            def run(f):
-                a = lf(f)
-                b = rf(f)
-                try:
-                    if (kget(a.__class__) or classify(a.__class__)) == 2 and (
-                            kget(b.__class__) or classify(b.__class__)) == 2:
-                        guard("-", a, b, rt.max_elements)
-                    return a - b
-                except Exception as e:
-                    raise locate(e, program, line, col) from None
-            return run
         if op == "*":
+            half = _HALF_INT
+
             def run(f):
                 a = lf(f)
                 b = rf(f)
                 try:
-                    if (kget(a.__class__) or classify(a.__class__)) != 1 and (
-                            kget(b.__class__) or classify(b.__class__)) != 1:
-                        guard("*", a, b, rt.max_elements)
+                    s = (kget(a.__class__) or classify(a.__class__)) + (
+                        kget(b.__class__) or classify(b.__class__))
+                    if s > 4 or s == 4 and not (-half < a < half and -half < b < half):
+                        guard("*", a, b, rt.max_elements)  # repetitions, large ints, arrays
                     return a * b
                 except Exception as e:
                     raise locate(e, program, line, col) from None
             return run
+        if op in ("**", "<<"):
+            fn = _make_binop(op)
+            grows = _pow_grows if op == "**" else _shift_grows
+
+            def run(f):
+                a = lf(f)
+                b = rf(f)
+                try:
+                    s = (kget(a.__class__) or classify(a.__class__)) + (
+                        kget(b.__class__) or classify(b.__class__))
+                    if s >= 8 or s == 4 and grows(a, b):
+                        guard(op, a, b, rt.max_elements)
+                    return fn(a, b)
+                except Exception as e:
+                    raise locate(e, program, line, col) from None
+            return run
         fn = _make_binop(op)
+        threshold = 5 if op == "%" else 8  # str % args; any operator on NumPy arrays
 
         def run(f):
             a = lf(f)
             b = rf(f)
             try:
-                ka = kget(a.__class__) or classify(a.__class__)
-                kb = kget(b.__class__) or classify(b.__class__)
-                if ka == kb == 2 or always and ka != 1 and kb != 1:
+                if (kget(a.__class__) or classify(a.__class__)) + (
+                        kget(b.__class__) or classify(b.__class__)) >= threshold:
                     guard(op, a, b, rt.max_elements)
                 return fn(a, b)
             except Exception as e:
@@ -364,9 +392,9 @@ class ExpressionCompiler:
                 a = lf(f)
                 b = rf(f)
                 try:
-                    if (kget(a.__class__) or classify(a.__class__)) == 2 and (
-                            kget(b.__class__) or classify(b.__class__)) == 2:
-                        guard_binop(op, a, b, rt.max_elements)
+                    if (kget(a.__class__) or classify(a.__class__)) + (
+                            kget(b.__class__) or classify(b.__class__)) >= 9:
+                        guard_binop(op, a, b, rt.max_elements)  # NumPy arrays broadcast
                     return cmp(a, b)
                 except Exception as e:
                     raise locate(e, program, line, col) from None
@@ -475,22 +503,12 @@ class ExpressionCompiler:
         if func.kind == "name" and func.args[0] == "super" and not args:
             return self._super(node)
         program, line, col, rt = self.program, node.line, node.column, self.rt
-        check = None
-        if func.kind == "attr":
-            mname = func.args[1]
-            if mname in ("repeat", "tile"):
-                check = _grow_check(rt, mname)
-            elif mname.startswith("new_"):
-                sized = check_method(rt, mname)
-                if sized is not None:
-                    def check(fn, a, k, sized=sized):
-                        sized(a, k)
         ff = self.expr(func)
         pos, kws, simple = self.args_of(args)
         names = [k for k, _ in kws]
         if len(set(n for n in names if n)) != len([n for n in names if n]):
             raise self.fail(node, "keyword argument repeated")
-        if simple and not kws and check is None:
+        if simple and not kws:
             fns = [p for _, p in pos]
             if len(fns) == 0:
                 def call0(f):
@@ -549,8 +567,6 @@ class ExpressionCompiler:
                 else:
                     k[name] = p(f)
             try:
-                if check is not None:
-                    check(fn, a, k)
                 return fn(*a, **k)
             except Exception as e:
                 raise locate(e, program, line, col) from None
@@ -679,7 +695,6 @@ class ExpressionCompiler:
     def e_genexp(self, node):
         elt, fors = node.args
         run_loops = self._comprehension(node, fors, [elt])
-        ef = None
 
         def run(f):
             frame = Frame({}, f)
@@ -730,15 +745,14 @@ class ExpressionCompiler:
                 it = iter(src)
             except Exception as e:
                 raise locate(e, program, line, col) from None
-            count = 0
             for x in it:
-                count += 1
-                if count & 1023 == 0:
-                    if count > rt.max_elements:
-                        raise locate(L.too_big("the comprehension", count, rt.max_elements),
-                                     program, line, col)
-                    if rt.deadline is not None and time.monotonic() > rt.deadline:
-                        rt.timed_out()
+                left = rt.left - 1
+                rt.left = left
+                if left <= 0:
+                    try:
+                        rt.tick()
+                    except GradcalcError as e:
+                        raise locate(e, program, line, col) from None
                 store(frame, x)
                 ok = True
                 for c in conds:
@@ -752,28 +766,22 @@ class ExpressionCompiler:
                 else:
                     yield from gen(outer_frame, frame, depth + 1)
 
+        line, col = node.line, node.column
+
         def run_loops(outer_frame, frame, mode):
             g = gen(outer_frame, frame, 0)
             if mode == "gen":
                 return g
             out = []
             append = out.append
+            limit = rt.max_elements
             for v in g:
                 append(v)
+                if len(out) & 1023 == 0 and len(out) > limit:
+                    raise locate(L.too_big("the comprehension", len(out), limit), program,
+                                 line, col)
             return out
         return run_loops
-
-
-def _grow_check(rt, name):
-    def check(fn, args, kwargs):
-        obj = getattr(fn, "__self__", None)
-        numel = getattr(obj, "numel", None)
-        if numel is None:
-            return
-        sizes = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
-        n = L.shape_numel(sizes)
-        L.check_count(numel() * max(n, 1), rt.max_elements, f"{name}()")
-    return check
 
 
 def _star_guard(rt):
@@ -793,8 +801,7 @@ def _counted(it, rt):
         out.append(x)
         if len(out) & 1023 == 0:
             L.check_count(len(out), rt.max_elements, "the unpacked sequence")
-            if rt.deadline is not None and time.monotonic() > rt.deadline:
-                rt.timed_out()
+            rt.check_clock()
     return out
 
 

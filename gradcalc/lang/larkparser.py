@@ -254,7 +254,8 @@ def _rule_spec(rule, cb):
 
 
 def export_tables(lark_: Lark) -> dict | None:
-    """Everything the lean driver needs, as JSON-able builtins; None if unsupported."""
+    """Everything the lean driver needs, packed as parser._Lean reads it (JSON-able); None if
+    the grammar uses a Lark feature the driver does not reproduce."""
     try:
         return _export(lark_)
     except (_Unsupported, AttributeError, TypeError, KeyError, ValueError):
@@ -328,9 +329,24 @@ def _export(lark_: Lark) -> dict:
             cfgs.append([idx, fast_names, fast_before, sorted(t.name for t in basic.terminals),
                          unless, names])
         state_cfg.append(idx)
+    # packed for a quick start: names by number, each state's row and lexer as one string that
+    # is decoded only when the parser first visits it (a run visits few)
+    names = sorted({n for k in symbol_sets for n in k} | {n for c in cfgs for n in c[5]})
+    ix = {n: i for i, n in enumerate(names)}
+
+    def numbers(seq) -> str:
+        return " ".join(str(v) for v in seq)
+
+    def packed_cfg(cfg) -> str:
+        _, fast_names, fast_before, accept, unless, order = cfg
+        return json.dumps([[ix[n] for n in fast_names], fast_before, [ix[n] for n in accept],
+                           unless, [ix[n] for n in order]], separators=(",", ":"),
+                          sort_keys=True)
+
     return _plain({
-        "symbols": [list(k) for k in symbol_sets],
-        "table": rows,
+        "names": names,
+        "symbols": [numbers(ix[n] for n in k) for k in symbol_sets],
+        "table": [numbers([symset, *row]) for symset, row in rows],
         "rules": rules,
         "start": {k: order[v] for k, v in table.start_states.items()},
         "end": {k: order[v] for k, v in table.end_states.items()},
@@ -339,7 +355,7 @@ def _export(lark_: Lark) -> dict:
         "ignore": sorted(root.ignore_types),
         "newline": sorted(root.newline_types),
         "state_cfg": state_cfg,
-        "cfgs": cfgs,
+        "cfgs": [packed_cfg(c) for c in cfgs],
         "patterns": {name: t.pattern.to_regexp() for name, t in terminals.items()},
     })
 
@@ -380,11 +396,16 @@ def export_lark(lark_: Lark) -> dict:
     for old, actions in parser_data["states"].items():
         row = {}
         for tok, (action, arg) in actions.items():
-            row[index[tokens[tok]]] = (action, order[arg] if action == 0 else arg)
-        states[order[old]] = dict(sorted(row.items()))
+            if action == 0:
+                row[index[tokens[tok]]] = (0, order[arg])
+            elif action == 1 and type(arg) is dict and set(arg) == {"@"}:
+                row[index[tokens[tok]]] = (1, arg["@"])  # a rule, by its memo number
+            else:
+                raise _Unsupported(f"parse action {action}")
+        states[order[old]] = [n for tok in sorted(row) for n in (tok, *row[tok])]
     data["parser"]["parser"] = {
         "tokens": dict(enumerate(names)),
-        "states": dict(sorted(states.items())),
+        "states": _Rows(states[s] for s in range(len(states))),
         "start_states": {k: order[v] for k, v in parser_data["start_states"].items()},
         "end_states": {k: order[v] for k, v in parser_data["end_states"].items()},
     }
@@ -395,15 +416,22 @@ LOAD_OPTIONS = ("postlex", "transformer", "lexer_callbacks", "use_bytes", "debug
                 "g_regex_flags", "regex", "propagate_positions", "tree_class", "_plugins")
 
 # JSON has neither tuples nor integer keys, both of which Lark's data holds: such values are
-# written as one-key objects and turned back by _decode.
-_TUPLE, _INT_KEYS = "(tuple)", "(int keys)"
+# written as one-key objects and turned back by _decode. The parse table, most of the data, is
+# one flat list of numbers per state, (token, action, argument) after one another.
+_TUPLE, _INT_KEYS, _ROWS = "(tuple)", "(int keys)", "(lalr rows)"
+
+
+class _Rows(list):
+    """Lark's {state: {token: (action, argument)}}, to be written as flat rows."""
 
 
 def _encode(x):
     t = type(x)
+    if t is _Rows:
+        return {_ROWS: list(x)}
     if t is dict:
         if all(type(k) is str for k in x):
-            if _TUPLE in x or _INT_KEYS in x:
+            if _TUPLE in x or _INT_KEYS in x or _ROWS in x:
                 raise _Unsupported("a reserved key in Lark's data")
             return {k: _encode(v) for k, v in x.items()}
         if not all(type(k) is int for k in x):
@@ -426,6 +454,10 @@ def _decode(obj: dict):
             return tuple(obj[_TUPLE])
         if _INT_KEYS in obj:
             return {int(k): v for k, v in obj[_INT_KEYS]}
+        if _ROWS in obj:
+            return {state: {row[i]: ((0, row[i + 2]) if row[i + 1] == 0 else (1, {"@": row[i + 2]}))
+                            for i in range(0, len(row), 3)}
+                    for state, row in enumerate(obj[_ROWS])}
     return obj
 
 

@@ -6,10 +6,9 @@ each rule's tree-shaping -- is exported once, as JSON shipped in the package
 (parse_tables.json, made by `python -m gradcalc.lang.larkparser`; no cache, no pickle). Runs
 parse with the small driver below over that data, without importing Lark: a lexer, the
 Indenter's rules and the LALR loop, calling the same inline transformer (`_Builder`) Lark
-would. Text the driver
-rejects is parsed again by Lark's own loop (`gradcalc.lang.larkparser`), so syntax errors
-are translated into words with positions (`ParseError`) exactly as Lark finds them, and
-text that stops inside an open bracket or block raises `IncompleteInput`.
+would. Text the driver rejects is parsed again by Lark's own loop (`gradcalc.lang.larkparser`),
+so syntax errors are translated into words with positions (`ParseError`) exactly as Lark
+finds them, and text that stops inside an open bracket or block raises `IncompleteInput`.
 """
 
 from __future__ import annotations
@@ -789,9 +788,9 @@ def _combined(names, patterns) -> str:
     return "|".join(f"(?P<{name}>{patterns[name]})" for name in names)
 
 
-def _lexer_config(packed):
+def _lexer_config(index, cfg):
     """(terminal -> keywords to rule out first, terminals the state accepts, config index)."""
-    index, fast_names, fast_before, accept, _, _ = packed
+    fast_names, fast_before, accept, _, _ = cfg
     return dict(zip(fast_names, map(tuple, fast_before))), frozenset(accept), index
 
 
@@ -806,11 +805,26 @@ class _Lean:
     """The exported tables, ready to run."""
 
     def __init__(self, d: dict):
+        import json
         import re
 
         self._re = re
-        symbols = _Lazy(d["symbols"], lambda names: tuple(map(sys.intern, names)))
-        self.table = _Lazy(d["table"], lambda row: dict(zip(symbols[row[0]], row[1])))
+        names = [sys.intern(n) for n in d["names"]]
+
+        def symbol_set(text):  # "name numbers"
+            return tuple(names[int(i)] for i in text.split())
+
+        def row(text):  # "symbol set, then one action per symbol"
+            numbers = [int(i) for i in text.split()]
+            return dict(zip(symbols[numbers[0]], numbers[1:]))
+
+        def config(text):  # JSON: [fast names, keywords before each, accepted, unless, order]
+            fast, before, accept, unless, order = json.loads(text)
+            return ([names[i] for i in fast], before, [names[i] for i in accept], unless,
+                    [names[i] for i in order])
+
+        symbols = _Lazy(d["symbols"], symbol_set)
+        self.table = _Lazy(d["table"], row)
         self.start_states, self.end_states = d["start"], d["end"]
         builder = _Builder()
         self.rules = _Lazy(d["rules"], lambda spec: _rule_of(builder, spec))
@@ -827,10 +841,10 @@ class _Lean:
             self.root_match = root_match
         self.root_unless = d["root_unless"]
         self.ignore, self.newline = frozenset(d["ignore"]), frozenset(d["newline"])
-        self.cfgs, self.patterns = d["cfgs"], d["patterns"]
+        self.cfgs, self.patterns = _Lazy(d["cfgs"], config), d["patterns"]
         self.cfg_res: dict = {}
         self.chains: dict = {}
-        configs = _Lazy(self.cfgs, _lexer_config)
+        configs = _Lazy(range(len(d["cfgs"])), lambda i: _lexer_config(i, self.cfgs[i]))
         self.lexers = _Lazy(d["state_cfg"], configs.__getitem__)
 
     def _state_match(self, c, text, pos):
@@ -838,12 +852,12 @@ class _Lean:
         res = self.cfg_res.get(c)
         if res is None:
             res = self.cfg_res[c] = [
-                self._re.compile(_combined(self.cfgs[c][5], self.patterns))]
+                self._re.compile(_combined(self.cfgs[c][4], self.patterns))]
         for r in res:
             m = r.match(text, pos)
             if m is not None:
                 kind, value = m.lastgroup, m.group(0)
-                unless = self.cfgs[c][4].get(kind)
+                unless = self.cfgs[c][3].get(kind)
                 return kind, value, (kind if unless is None else unless.get(value, kind))
         raise _Reject("no terminal matches")
 

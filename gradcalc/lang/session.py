@@ -57,7 +57,6 @@ class Session:
         self.registry = Registry(self.runtime, self)
         self.frame = Frame({})
         self.namespace = self.frame.vars
-        safety.FORMAT_LIMIT[0] = self.limits.max_elements
 
     def _write(self, text: str) -> None:
         self.write(text)
@@ -89,7 +88,10 @@ class Session:
     def execute(self, stmt: Statement):
         """Run one statement; the value of an expression statement, else NO_ECHO."""
         rt = self.runtime
-        rt.start_clock()
+        try:
+            rt.enter()  # the clock, the core's allocation guard, the session's dtype
+        except GradcalcError as e:
+            raise self._locate(e, stmt) from None
         old_limit = sys.getrecursionlimit()
         want = self.limits.max_recursion * _RECURSION_HEADROOM + 1000
         if old_limit < want:
@@ -114,6 +116,7 @@ class Session:
         except Exception as e:  # a bug in a core op or here: still reported, with position
             raise self._locate(e, stmt) from None
         finally:
+            rt.exit()
             if old_limit < want:
                 sys.setrecursionlimit(old_limit)
 

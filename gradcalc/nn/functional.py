@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GradcalcIndexError, GradcalcValueError, TorchRuntimeError
+from ..core import alloc as _alloc
 from ..core import autograd as _ag
 from ..core.autograd import Node
 from ..core.backend import to_host
@@ -635,6 +636,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 def one_hot(tensor, num_classes=-1):
     t = tensor._data
     n = int(to_host(t.max())) + 1 if num_classes == -1 else num_classes
+    if _alloc.on:
+        _alloc.check_numel(t.size * n, 8, "one_hot()")
     xp = tensor._xp()
     out = (t[..., None] == xp.arange(n)).astype(np.int64)
     return _out(out, tensor.device)
@@ -657,6 +660,8 @@ def pad(input, pad, mode="constant", value=None):
     from ..core.shape import cat
     from ..core.creation import full
 
+    if _alloc.on:
+        _alloc.check(_alloc.padded_shape(input.shape, pad), input._data.dtype.itemsize, "pad()")
     out = input
     for i in range(len(pad) // 2):
         dim = input.dim() - 1 - i
