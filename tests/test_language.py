@@ -540,7 +540,7 @@ def test_timeout():
 
 
 def test_iteration_limit():
-    with pytest.raises(LimitError, match="more than 1,000 iterations"):
+    with pytest.raises(LimitError, match=r"more than 1,000 steps \(loop iterations, "):
         run("for i in range(10**9):\n    pass", limits=Limits(max_iterations=1000))
 
 

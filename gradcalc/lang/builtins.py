@@ -122,109 +122,36 @@ def _with_check(fn, check):
 
 
 # ---- size checks for creation functions (before anything is allocated) ----
-
-
-def _size_check(rt, what):
-    def check(args, kwargs):
-        L.check_count(L.size_args(args, kwargs), rt.max_elements, what)
-
-    return check
-
-
-def _full_check(rt):
-    def check(args, kwargs):
-        size = kwargs.get("size", args[0] if args else ())
-        size = size if isinstance(size, (list, tuple)) else (size,)
-        L.check_count(L.shape_numel(size), rt.max_elements, "full()")
-
-    return check
-
-
-def _randint_check(rt):
-    def check(args, kwargs):
-        size = kwargs.get("size")
-        if size is None:
-            size = next((a for a in args if isinstance(a, (list, tuple))), ())
-        L.check_count(L.shape_numel(size), rt.max_elements, "randint()")
-
-    return check
-
-
-def _arange_check(rt):
-    def check(args, kwargs):
-        a = list(args[:3])
-        if "end" in kwargs:
-            a = [a[0] if a else kwargs.get("start", 0), kwargs["end"]]
-        if "step" in kwargs:
-            a = (a + [None, None])[:2] + [kwargs["step"]]
-        n = L.range_count(*[x if not hasattr(x, "item") else x.item() for x in a if x is not None]) \
-            if a else 0
-        L.check_count(n, rt.max_elements, "arange()")
-
-    return check
-
-
-def _steps_check(rt, what):
-    def check(args, kwargs):
-        steps = kwargs.get("steps", args[2] if len(args) > 2 else 100)
-        if isinstance(steps, int):
-            L.check_count(steps, rt.max_elements, what)
-
-    return check
-
-
-def _eye_check(rt):
-    def check(args, kwargs):
-        n = args[0] if args else kwargs.get("n", 0)
-        m = args[1] if len(args) > 1 and isinstance(args[1], int) else kwargs.get("m", n)
-        if isinstance(n, int) and isinstance(m, int):
-            L.check_count(n * m, rt.max_elements, "eye()")
-
-    return check
-
-
-def _product_check(rt, what):
-    def check(args, kwargs):
-        n = 1
-        for a in args:
-            numel = getattr(a, "numel", None)
-            if numel is not None:
-                n *= numel()
-        L.check_count(n, rt.max_elements, what)
-
-    return check
+# Tensors are checked by the core's allocation guard, by result size, wherever the core
+# allocates (the Session turns it on); only Python data handed to tensor() is checked here,
+# before NumPy walks it.
 
 
 def _data_check(rt):
     def check(args, kwargs):
         data = args[0] if args else kwargs.get("data")
-        if isinstance(data, (range, list, tuple)):
-            L.check_count(len(data), rt.max_elements, "tensor()")
+        n = _nested_size(data)
+        L.check_count(n, rt.max_elements, "tensor()")
+        g = rt.guard
+        g.memory(8 * n, "tensor()")
 
     return check
 
 
+def _nested_size(data) -> int:
+    """Elements of nested lists/tuples/ranges, read along the first items (NumPy refuses
+    ragged data anyway): [[0] * 10**4] * 10**4 has 10**8 without 10**8 steps to count them."""
+    n = 1
+    while isinstance(data, (range, list, tuple)):
+        n *= _py.len(data)
+        if not data:
+            break
+        data = data[0]
+    return n
+
+
 def torch_sized(rt) -> dict:
-    size = {n: _size_check(rt, f"{n}()") for n in ("zeros", "ones", "empty", "rand", "randn")}
-    size.update(full=_full_check(rt), randint=_randint_check(rt), arange=_arange_check(rt),
-                range=_arange_check(rt), linspace=_steps_check(rt, "linspace()"),
-                logspace=_steps_check(rt, "logspace()"), eye=_eye_check(rt),
-                tensor=_data_check(rt), as_tensor=_data_check(rt))
-    for n in ("outer", "ger", "kron", "cartesian_prod", "matmul", "mm", "bmm", "einsum",
-              "meshgrid", "cdist", "tensordot"):
-        size[n] = _product_check(rt, f"{n}()")
-    return size
-
-
-def check_method(rt, name: str):
-    """A size check for a Tensor method that can grow its input (repeat, new_zeros ...)."""
-    if name in ("new_zeros", "new_ones", "new_empty"):
-        return _size_check(rt, f"{name}()")
-    if name == "new_full":
-        return _full_check(rt)
-    if name in ("repeat", "tile", "expand"):
-        return lambda args, kwargs: None  # checked with the tensor (see compiler)
-    return None
+    return {"tensor": _data_check(rt), "as_tensor": _data_check(rt)}
 
 
 # ---- Python builtins, made safe ----
@@ -246,8 +173,6 @@ class _Guard:
         return it
 
     def _lazy(self, it, what):
-        import time
-
         rt = self.rt
         limit = rt.max_elements
         count = 0
@@ -256,8 +181,7 @@ class _Guard:
             if count & 1023 == 0:
                 if count > limit:
                     raise L.too_big(what, count, limit)
-                if rt.deadline is not None and time.monotonic() > rt.deadline:
-                    rt.timed_out()
+                rt.check_clock()
             yield x
 
 
@@ -291,7 +215,10 @@ def make_python_builtins(rt, session) -> dict:
         return _py.sorted(guard(it, "sorted()"), key=key, reverse=reverse)
 
     def sum_(it, start=0):
-        return _py.sum(guard(it, "sum()"), start)
+        items = guard(it, "sum()")
+        if start.__class__ in (list, tuple):
+            return _concat(start, items, rt)  # linear, where sum's repeated + is quadratic
+        return _py.sum(items, start)
 
     def _minmax(fn, name):
         def mm(*args, **kwargs):
@@ -309,9 +236,17 @@ def make_python_builtins(rt, session) -> dict:
         return _py.all(guard(it, "all()"))
 
     def pow_(base, exp, mod=None):
-        if mod is None and isinstance(base, int) and isinstance(exp, int):
-            L.check_int_pow(base, exp)
+        if isinstance(base, int) and isinstance(exp, int):
+            if mod is None:
+                L.check_int_pow(base, exp)
+            else:
+                L.check_pow_mod(base, exp, mod)
         return _py.pow(base, exp, mod)
+
+    def round_(number, ndigits=None):
+        if isinstance(number, int) and isinstance(ndigits, int) and ndigits < 0:
+            L.check_int_bits(int(-ndigits * 3.33), f"10**{-ndigits} (to round to)")
+        return _py.round(number, ndigits)
 
     def format_(value, spec=""):
         check_spec(spec, rt.max_elements)
@@ -368,7 +303,7 @@ def make_python_builtins(rt, session) -> dict:
     table = {
         "print": print_, "range": _py.range, "len": _py.len, "zip": _py.zip,
         "enumerate": _py.enumerate, "sum": sum_, "min": _minmax(_py.min, "min"),
-        "max": _minmax(_py.max, "max"), "abs": _py.abs, "round": _py.round, "float": _py.float,
+        "max": _minmax(_py.max, "max"), "abs": _py.abs, "round": round_, "float": _py.float,
         "int": _py.int, "bool": _py.bool, "str": str_, "list": list_, "tuple": tuple_,
         "dict": dict_, "set": set_, "sorted": sorted_, "reversed": _py.reversed,
         "any": any_, "all": all_, "map": _py.map, "filter": _py.filter, "isinstance": isinstance_,
@@ -385,6 +320,28 @@ def make_python_builtins(rt, session) -> dict:
                  "ArithmeticError", "StopIteration"):
         table[kind] = _exc(kind)
     return table
+
+
+def _concat(start, items, rt):
+    """sum(items, start) for a list or tuple start: one pass, each length checked."""
+    out = _py.list(start)
+    kind = start.__class__
+    for x in items:
+        if x.__class__ is not kind:
+            start + x  # Python's TypeError for mixed kinds
+        L.check_count(_py.len(out) + _py.len(x), rt.max_elements, "sum()")
+        out.extend(x)
+    return out if kind is list else _py.tuple(out)
+
+
+def _int_product(items, start):
+    """The product of ints by halves: fast where a running product is quadratic."""
+    while _py.len(items) > 1:
+        pairs = [items[i] * items[i + 1] for i in _py.range(0, _py.len(items) - 1, 2)]
+        if _py.len(items) % 2:
+            pairs.append(items[-1])
+        items = pairs
+    return start * items[0] if items else start
 
 
 def _check_classinfo(classinfo):
@@ -470,7 +427,15 @@ def _math_namespace(rt) -> Namespace:
         "degrees", "radians", "copysign", "fmod", "gcd", "erf", "erfc", "gamma", "lgamma")}
     extra["factorial"] = factorial
     extra["pow"] = _math.pow
-    extra["prod"] = lambda it, start=1: _math.prod(it, start=start)
+    def prod(it, *, start=1):
+        items = _py.list(_Guard(rt)(it, "math.prod()"))
+        ints = start.__class__ is int and _py.all(x.__class__ is int for x in items)
+        if not ints:
+            return _math.prod(items, start=start)
+        L.check_int_prod(items + [start])
+        return _int_product(items, start)
+
+    extra["prod"] = prod
     extra["fsum"] = _math.fsum
     return Namespace("math", extra=extra)
 

@@ -1,10 +1,11 @@
 """Language layer: what compiled code runs on: frames, user functions, control signals, the
-per-session runtime state (limits, depth, deadline) and the mapping of Python exceptions
-to positioned GradcalcErrors.
+per-session runtime state (limits, depth, step budget, clock, allocation guard) and the mapping
+of Python exceptions to positioned GradcalcErrors.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 import types
 
@@ -61,29 +62,127 @@ class ScriptError(Exception):
 
 
 class Runtime:
-    """Per-session state that compiled closures read: limits, call depth, deadline, output."""
+    """Per-session state that compiled closures read: limits, call depth, output, the step
+    budget and the clock (both for the whole run), the core's allocation guard and the
+    session's default dtype.
+
+    Compiled loops, comprehensions and script function calls each count a step with
+    `left = rt.left - 1; rt.left = left; if left <= 0: rt.tick()`; `tick` adds the steps up,
+    checks the budget, the clock and the memory held, and hands out the next chunk.
+    """
 
     def __init__(self, limits, write):
+        from gradcalc.core import alloc
+
         self.limits = limits
         self.write = write
-        self.max_elements = limits.max_elements
+        self.max_elements = limits.max_elements if limits.max_elements is not None \
+            else sys.maxsize
         self.max_recursion = limits.max_recursion
         self.max_iterations = limits.max_iterations or 0
         self.depth = 0
-        self.deadline = None
+        self.deadline = None  # time.monotonic() at which the running statement times out
+        self.used = 0.0  # seconds the session's statements have run
+        self.steps = 0  # steps counted at the last tick
+        self.left = self.chunk = 1  # steps until the next tick; steps handed out at the last
+        self.dtype = None  # the default dtype the script set (None: the process's)
+        self.guard = alloc.Guard(limits.max_elements, limits.max_memory, limits.max_flops)
+        self.guard.time_limit = limits.timeout
+        self._alloc = alloc
+        self._interval = 1
+        self._tick_time = self._rss_time = self._t0 = 0.0
+        self._entered = 0
+        self._token = self._outer_dtype = None
 
-    def start_clock(self):
-        if self.limits.timeout is not None and self.deadline is None:
-            self.deadline = time.monotonic() + self.limits.timeout
+    # -- a statement runs between enter() and exit() --
+    def enter(self) -> None:
+        """Start running (Session.execute): the clock, the allocation guard, the dtype."""
+        self._entered += 1
+        if self._entered > 1:
+            return
+        now = time.monotonic()
+        self._t0 = self._tick_time = now
+        timeout = self.limits.timeout
+        if timeout is not None:
+            self.deadline = self.guard.deadline = now + timeout - self.used
+            if now >= self.deadline:
+                self._entered = 0
+                self.deadline = self.guard.deadline = None
+                raise self.timeout_error()
+        self._token = self._alloc.activate(self.guard)
+        dtypes = sys.modules.get("gradcalc.core.dtypes")
+        if dtypes is not None:
+            self._outer_dtype = dtypes.get_default_dtype()
+            if self.dtype is not None:
+                dtypes.set_default_dtype(self.dtype)
+
+    def exit(self) -> None:
+        """Stop running: count the time used, restore the process's guard and dtype."""
+        self._entered -= 1
+        if self._entered:
+            return
+        self._alloc.deactivate(self._token)
+        self.used += time.monotonic() - self._t0
+        self.deadline = self.guard.deadline = None
+        dtypes = sys.modules.get("gradcalc.core.dtypes")
+        if dtypes is not None:
+            outer = self._outer_dtype if self._outer_dtype is not None else dtypes.float32
+            now = dtypes.get_default_dtype()
+            if self.dtype is not None or now is not outer:
+                self.dtype = now
+            dtypes.set_default_dtype(outer)
+        self._outer_dtype = None
+
+    # -- the step budget and the clock --
+    def tick(self) -> None:
+        """Every `chunk` steps: count them; check the step budget, the clock and memory."""
+        self.steps += self.chunk
+        limit = self.max_iterations
+        if limit and self.steps > limit:
+            self.left = self.chunk = 1
+            raise self.steps_error()
+        now = time.monotonic()
+        if self.deadline is not None and now > self.deadline:
+            self.left = self.chunk = 1
+            raise self.timeout_error()
+        if now - self._rss_time > 0.005:
+            self._rss_time = now
+            self.guard.check_held("the script")
+        # the next chunk: longer while ticks come fast, shorter when the steps are slow
+        spent = now - self._tick_time
+        self._tick_time = now
+        if spent < 0.001:
+            if self._interval < _MAX_INTERVAL:
+                self._interval *= 2
+        elif spent > 0.01 and self._interval > 1:
+            self._interval //= 2
+        chunk = self._interval
+        if limit and chunk > limit + 1 - self.steps:
+            chunk = limit + 1 - self.steps
+        self.left = self.chunk = chunk
+
+    def check_clock(self) -> None:
+        """Raise the timeout error if the running statement is past its deadline."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise self.timeout_error()
+
+    def timeout_error(self) -> LimitError:
+        return LimitError(
+            f"timed out: the script ran longer than the time limit of {self.limits.timeout:g} s",
+            limit="timeout").add_hint(self.limits.hints.get("timeout"))
 
     def timed_out(self):
-        raise LimitError(
-            f"timed out: the script ran longer than the time limit of {self.limits.timeout:g} s"
-        )
+        raise self.timeout_error()
 
-    def too_many_iterations(self):
-        raise LimitError(f"loop ran more than {self.max_iterations:,} iterations",
-                         limit="max_iterations").add_hint(self.limits.hints.get("max_iterations"))
+    def steps_error(self) -> LimitError:
+        return LimitError(
+            f"the script ran more than {self.max_iterations:,} steps (loop iterations, "
+            "comprehension items and script function calls, counted together)",
+            limit="max_iterations").add_hint(self.limits.hints.get("max_iterations"))
+
+
+#: the most steps between two ticks (a tick costs about a microsecond)
+_MAX_INTERVAL = 512
 
 
 class UserFunction:
@@ -176,8 +275,10 @@ class UserFunction:
                 f"maximum recursion depth exceeded: more than {rt.max_recursion:,} nested calls "
                 "of script functions", limit="max_recursion",
             ).add_hint(rt.limits.hints.get("max_recursion"))
-        if rt.deadline is not None and time.monotonic() > rt.deadline:
-            rt.timed_out()
+        left = rt.left - 1
+        rt.left = left
+        if left <= 0:
+            rt.tick()
         frame = Frame(vars, self.closure, self)
         rt.depth += 1
         try:

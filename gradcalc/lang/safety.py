@@ -40,7 +40,6 @@ _BUILTIN_ALLOW = {
     int: _NUM, float: _NUM, complex: _NUM, bool: _NUM, range: _RANGE, slice: _SLICE,
 }
 _DENY = DENY  # public names that exist on core classes but reach outside the sandbox
-_UNSAFE_SPEC_DIGITS = 7  # a format width or precision above 9,999,999 is refused
 
 _cache: dict = {}
 
@@ -303,49 +302,99 @@ def _class_attr(cls, name):
 
 
 _STR_GROWING = frozenset({"format", "replace", "join", "ljust", "rjust", "center", "zfill"})
-FORMAT_LIMIT = [100_000_000]  # the session's max_elements (set by the Session)
+_DEFAULT_LIMIT = 2**26  # outside a running session (Limits' default max_elements)
+
+
+def _guard():
+    """The running session's allocation guard (its limits, memory and clock), or None."""
+    from gradcalc.core import alloc
+
+    return alloc.current()
+
+
+def _limit(g) -> int:
+    if g is None:
+        return _DEFAULT_LIMIT
+    return g.max_elements if g.max_elements is not None else 1 << 62
+
+
+def _check_chars(n: int, g, limit: int, what: str = "the string") -> None:
+    if n > limit:
+        raise LimitError(f"{what} would have {n:,} characters, over the limit of {limit:,}",
+                         limit="max_elements")
+    if g is not None:
+        g.memory(n, what)
+
+
+def _bounded(it, g, limit: int, what: str):
+    """The items of `it` in a list, refused past `limit` items (counted as they come)."""
+    try:
+        n = len(it)
+    except TypeError:
+        n = None
+    if n is not None:
+        if n > limit:
+            raise LimitError(f"{what} would have {n:,} elements, over the limit of {limit:,}",
+                             limit="max_elements")
+        return list(it)
+    out = []
+    append = out.append
+    for x in it:
+        append(x)
+        if len(out) & 1023 == 0:
+            if len(out) > limit:
+                raise LimitError(f"{what} would have more than {limit:,} elements, over the "
+                                 f"limit of {limit:,}", limit="max_elements")
+            if g is not None:
+                g.check_clock()
+    return out
 
 
 def _str_method(s: str, name: str):
-    limit = FORMAT_LIMIT[0]
+    """A str method that can grow its string, refusing results over the session's limits."""
     if name == "format":
-        return lambda *args, **kwargs: safe_format(s, args, kwargs, limit)
+        return lambda *args, **kwargs: safe_format(s, args, kwargs, _limit(_guard()))
     method = getattr(s, name)
 
     def checked(*args, **kwargs):
-        if name == "replace" and len(args) >= 2 and isinstance(args[1], str):
-            n = len(s) + (len(s) + 1) * len(args[1])
-        elif name == "join" and args:
-            from gradcalc.lang.builtins import _Guard
+        g = _guard()
+        limit = _limit(g)
+        if name == "replace":
+            if len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+                old, new = args[0], args[1]
+                count = kwargs.get("count", args[2] if len(args) > 2 else -1)
+                occ = len(s) + 1 if old == "" else s.count(old)
+                if isinstance(count, int) and count >= 0:
+                    occ = min(occ, count)
+                _check_chars(len(s) + occ * max(len(new) - len(old), 0), g, limit)
+        elif name == "join":
+            if args:
+                items = _bounded(args[0], g, limit, "str.join()")
+                n = sum(len(x) for x in items if isinstance(x, str)) + len(s) * len(items)
+                _check_chars(n, g, limit)
+                args = (items,) + args[1:]
+        elif args:  # ljust, rjust, center, zfill: a width
+            from gradcalc.lang.limits import as_count
 
-            class _R:
-                max_elements = limit
-                deadline = None
-
-            items = list(_Guard(_R())(args[0], "str.join()"))
-            n = sum(len(x) if isinstance(x, str) else 0 for x in items) + len(s) * len(items)
-            args = (items,) + args[1:]
-        elif args and isinstance(args[0], int):
-            n = args[0]
-        else:
-            n = 0
-        if n > limit:
-            raise LimitError(f"the string would have {n:,} characters, over the limit of "
-                             f"{limit:,}")
+            width = as_count(args[0])
+            if width is not None:
+                _check_chars(width, g, limit)
+                args = (width,) + args[1:]  # the int checked, not the object again
         return method(*args, **kwargs)
 
     return checked
 
 
 def _list_extend(lst: list):
+    """list.extend for scripts: the items counted against the session's limits first."""
     def extend(iterable):
-        from gradcalc.lang.builtins import _Guard
-
-        class _R:
-            max_elements = FORMAT_LIMIT[0]
-            deadline = None
-
-        lst.extend(_Guard(_R())(iterable, "list.extend()"))
+        g = _guard()
+        limit = _limit(g)
+        items = _bounded(iterable, g, limit, "list.extend()")
+        if len(lst) + len(items) > limit:
+            raise LimitError(f"the list would have {len(lst) + len(items):,} elements, over "
+                             f"the limit of {limit:,}", limit="max_elements")
+        lst.extend(items)
 
     return extend
 
@@ -419,19 +468,18 @@ def _is_tensor(obj) -> bool:
 
 
 def check_spec(spec: str, limit: int) -> None:
-    """Refuse format specs whose width or precision would build a huge string."""
-    digits = 0
-    for ch in spec:
+    """Refuse format specs whose width or precision would build a string over `limit`."""
+    run = ""
+    for ch in spec + " ":
         if ch.isdigit():
-            digits += 1
-            if digits > _UNSAFE_SPEC_DIGITS:
-                raise LimitError(f"format width or precision too large in {spec[:20]!r}")
-        else:
-            digits = 0
-    width = "".join(c if c.isdigit() else " " for c in spec).split()
-    for w in width:
-        if int(w) > limit:
-            raise LimitError(f"format width {int(w):,} is over the limit of {limit:,}")
+            run += ch
+            continue
+        if run:
+            width = int(run) if len(run) < 19 else 10**19
+            if width > limit:
+                raise LimitError(f"format width {width:,} is over the limit of {limit:,}",
+                                 limit="max_elements")
+            run = ""
 
 
 _FORMATTER: list = []
@@ -449,6 +497,7 @@ def _safe_formatter_class():
         def __init__(self, limit):
             super().__init__()
             self.limit = limit
+            self.length = 0  # characters formatted so far
 
         def get_field(self, field_name, args, kwargs):
             first, rest = _formatter_field_name_split(field_name)
@@ -459,7 +508,12 @@ def _safe_formatter_class():
 
         def format_field(self, value, format_spec):
             check_spec(format_spec, self.limit)
-            return format(value, format_spec)
+            out = format(value, format_spec)
+            self.length += len(out)
+            if self.length > self.limit:
+                raise LimitError(f"the string would have more than {self.limit:,} characters, "
+                                 f"over the limit of {self.limit:,}", limit="max_elements")
+            return out
 
     _FORMATTER.append(SafeFormatter)
     return SafeFormatter

@@ -4,7 +4,6 @@ closures that return None or a control signal (BREAK, CONTINUE, RETURN).
 
 from __future__ import annotations
 
-import time
 import types
 
 from gradcalc.errors import (
@@ -501,12 +500,8 @@ class Compiler(ExpressionCompiler):
         bf = self._loop_body(body)
         of = self.block(orelse) if orelse else None
         program, line, col, rt = self.program, test.line, test.column, self.rt
-        monotonic = time.monotonic
 
         def run(f):
-            deadline = rt.deadline
-            limit = rt.max_iterations
-            n = 0
             while True:
                 t = tf(f)
                 try:
@@ -514,11 +509,10 @@ class Compiler(ExpressionCompiler):
                         break
                 except Exception as e:
                     raise locate(e, program, line, col) from None
-                n += 1
-                if deadline is not None and monotonic() > deadline:
-                    raise locate(_timeout(rt), program, node.line, node.column)
-                if limit and n > limit:
-                    raise locate(_iterations(rt), program, node.line, node.column)
+                left = rt.left - 1
+                rt.left = left
+                if left <= 0:
+                    _tick(rt, program, node)
                 r = bf(f)
                 if r is not None:
                     if r is BREAK:
@@ -545,7 +539,6 @@ class Compiler(ExpressionCompiler):
         of = self.block(orelse) if orelse else None
         program, rt = self.program, self.rt
         line, col = iterable.line, iterable.column
-        monotonic = time.monotonic
 
         def run(f):
             src = itf(f)
@@ -553,9 +546,6 @@ class Compiler(ExpressionCompiler):
                 it = iter(src)
             except Exception as e:
                 raise locate(e, program, line, col) from None
-            deadline = rt.deadline
-            limit = rt.max_iterations
-            n = 0
             vars = f.vars
             while True:
                 try:
@@ -566,11 +556,10 @@ class Compiler(ExpressionCompiler):
                     raise
                 except Exception as e:
                     raise locate(e, program, line, col) from None
-                n += 1
-                if deadline is not None and monotonic() > deadline:
-                    raise locate(_timeout(rt), program, node.line, node.column)
-                if limit and n > limit:
-                    raise locate(_iterations(rt), program, node.line, node.column)
+                left = rt.left - 1
+                rt.left = left
+                if left <= 0:
+                    _tick(rt, program, node)
                 if name is not None:
                     vars[name] = x
                 else:
@@ -788,14 +777,12 @@ def _subclassable(b) -> bool:
     return "Module" in names or "Function" in names or "Dataset" in names
 
 
-def _timeout(rt):
-    return L.LimitError(
-        f"timed out: the script ran longer than the time limit of {rt.limits.timeout:g} s")
-
-
-def _iterations(rt):
-    return L.LimitError(f"loop ran more than {rt.max_iterations:,} iterations",
-                        limit="max_iterations").add_hint(rt.limits.hints.get("max_iterations"))
+def _tick(rt, program, node):
+    """rt.tick() for a loop: its step-budget, timeout and memory errors are the loop's."""
+    try:
+        rt.tick()
+    except GradcalcError as e:
+        raise locate(e, program, node.line, node.column) from None
 
 
 __all__ = ["Compiler", "Statement", "ParseError"]
