@@ -19,10 +19,10 @@ BANNER = "gradcalc {version}: PyTorch's autograd in a terminal. :help for help, 
 COMMANDS = {
     ":help": ":help [NAME]   help on gradcalc, or on a function, method or name",
     ":vars": ":vars          the names you defined, with their type, shape and dtype",
-    ":graph": ":graph NAME    the grad_fn graph behind NAME (variable names on the nodes); "
-              "--output g.svg|png|pdf draws it",
-    ":plot": ":plot EXPR over x=A:B   EXPR and its derivative as a chart (--order N, --points N, "
-             "--output f.svg; x=A:B,y=C:D with --output: a contour map)",
+    ":graph": ":graph NAME    the grad_fn graph behind NAME (variable names on the nodes);\n"
+              "               --output g.svg|png|pdf draws it as a picture",
+    ":plot": ":plot EXPR over x=A:B   a chart of EXPR and its derivative (--order N,\n"
+             "               --points N, --output f.svg; x=A:B,y=C:D: a contour map)",
     ":trace": ":trace NAME    run NAME's backward pass step by step, as the engine does",
     ":reset": ":reset         forget every name (a fresh session)",
     ":history": ":history       the input history",

@@ -412,6 +412,9 @@ def test_repl_plot_uses_the_session_names(tmp_path, capsys, monkeypatch):
             ":plot f(x) + y over x=-2:2,y=0:1 --output bowl.svg", ENTER,
             ":plot x.sum() over x=0:1", ENTER,
             ":plot f(x)", ENTER,
+            "w = tensor(2., requires_grad=True)", ENTER, "z = f(w) * w", ENTER,
+            ":graph z --output z.svg", ENTER,
+            ":help", ENTER,
             CTRL_D]
     code, out, err = drive(keys, tmp_path, capsys, monkeypatch)
     assert code == 0
@@ -421,3 +424,13 @@ def test_repl_plot_uses_the_session_names(tmp_path, capsys, monkeypatch):
     assert ("f is not elementwise in x: 200 points gave shape () (expected (200,), one value "
             "per point)") in err
     assert "expected :plot EXPR over x=A:B (or x=A:B,y=C:D), as in :plot sin(x) over x=-3:3" in err
+    assert "wrote z.svg" in out
+    nodes = [i for i in svg_ids(tmp_path / "z.svg") if i.startswith("node-")]
+    # z = (w**3 - 3*w) * w: Mul, Sub, Pow, w's AccumulateGrad, Mul (w drawn once)
+    assert sorted(nodes) == ["node-0-result", "node-1-op", "node-2-op", "node-3-leaf",
+                             "node-4-op"]
+    assert "z" in svg_text(tmp_path / "z.svg") and "w" in svg_text(tmp_path / "z.svg")
+    assert ":plot EXPR over x=A:B   a chart of EXPR and its derivative" in out
+    ours = [line for line in out.split(":help")[-1].splitlines()
+            if line.startswith((":plot", ":graph", " " * 15))]
+    assert len(ours) == 4 and all(len(line) <= 80 for line in ours)
