@@ -62,7 +62,8 @@ ALLOWED_SYSCALLS = (
 REFUSED = ("open for writing, creat, mkdir, unlink, rename, link, chmod, chown, truncate",
            "execve, execveat", "fork, vfork, clone of a process (threads are allowed)",
            "socket, socketpair, connect, bind", "ptrace, process_vm_readv/writev",
-           "kill/tgkill of any other process", "ioctl other than TCGETS, TIOCGWINSZ, FIONREAD",
+           "kill, tgkill (any process, itself included)",
+           "ioctl other than TCGETS, TIOCGWINSZ, FIONREAD, FIOCLEX, FIONCLEX",
            "io_uring, bpf, perf_event_open, userfaultfd, mount, unshare, setns, prctl",
            "everything else not in ALLOWED_SYSCALLS")
 
@@ -209,14 +210,48 @@ def _filter_template():
     return _TEMPLATE[0]
 
 
-def _load_filter(pid: int) -> None:
-    """Load the filter into this process (pid: signals may go to itself only)."""
-    ctx = _filter_template()
-    for name in ("kill", "tgkill"):  # abort() and raise() signal the process itself
-        _add_rule(ctx, _SCMP_ACT_ALLOW, name, (0, _SCMP_CMP_EQ, pid, 0))
-    rc = _seccomp().seccomp_load(ctx)
-    if rc < 0:
-        raise OSError(-rc, f"seccomp_load: {os.strerror(-rc)}")
+_PROGRAM: list = []  # [the compiled filter: struct sock_fprog], compiled once per process
+
+
+def _filter_program():
+    """The filter compiled by libseccomp to its BPF program (once: the child only loads it)."""
+    if not _PROGRAM:
+        import ctypes
+
+        lib = _seccomp()
+        lib.seccomp_export_bpf.argtypes = (ctypes.c_void_p, ctypes.c_int)
+        lib.seccomp_export_bpf.restype = ctypes.c_int
+        r, w = os.pipe()
+        try:
+            rc = lib.seccomp_export_bpf(_filter_template(), w)
+            os.close(w)
+            w = None
+            if rc < 0:
+                raise OSError(-rc, f"seccomp_export_bpf: {os.strerror(-rc)}")
+            code = b"".join(iter(lambda: os.read(r, 1 << 16), b""))
+        finally:
+            os.close(r)
+            if w is not None:
+                os.close(w)
+
+        class SockFprog(ctypes.Structure):  # struct sock_fprog {unsigned short len; filter*}
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+        buf = ctypes.create_string_buffer(code, len(code))
+        prog = SockFprog(len(code) // 8, ctypes.cast(buf, ctypes.c_char_p))
+        _PROGRAM[:] = [prog, buf]
+    return _PROGRAM[0]
+
+
+def _load_filter() -> None:
+    """Load the compiled filter into this process: no new privileges, then SECCOMP_MODE_FILTER."""
+    import ctypes
+
+    prog, libc = _filter_program(), _libc()
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
 
 
 # ----------------------------------------------------------------------------------------
@@ -252,6 +287,19 @@ def _blas_set_num_threads():
     return _BLAS[0]
 
 
+_WARM: list = []
+
+
+def _warm_blas() -> None:
+    """OpenBLAS maps its 32 MB work buffer on its first product over the small-matrix size:
+    make it happen before the memory limit (near the limit OpenBLAS exits instead); a fork
+    inherits the buffer."""
+    if not _WARM and "numpy" in sys.modules:
+        a = sys.modules["numpy"].ones((128, 128))
+        a @ a
+        _WARM.append(True)
+
+
 def _vm_bytes() -> int:
     try:
         with open("/proc/self/statm", encoding="ascii") as f:
@@ -278,10 +326,13 @@ def _keep_only(keep: tuple[int, ...]) -> None:
 
 
 def apply_policy(policy: Isolation | None = None, keep_fds: tuple[int, ...] = (0, 1, 2),
-                 timeout: float | None = None) -> bool:
+                 timeout: float | None = None, *, base_bytes: int | None = None) -> bool:
     """Confine this process for good: only `keep_fds` stay open; NumPy's BLAS runs one thread;
     RLIMIT_AS (current + memory_mb), RLIMIT_CPU, RLIMIT_FSIZE=0, RLIMIT_NOFILE, RLIMIT_NPROC=0,
-    RLIMIT_CORE=0; then the syscall filter. Returns whether the filter was loaded."""
+    RLIMIT_CORE=0; then the syscall filter. Returns whether the filter was loaded.
+
+    base_bytes: the address space RLIMIT_AS adds memory_mb to (default: this process's now).
+    """
     import resource
 
     policy = policy if policy is not None else Isolation()
@@ -291,23 +342,21 @@ def apply_policy(policy: Isolation | None = None, keep_fds: tuple[int, ...] = (0
     threads = _blas_set_num_threads()
     if threads is not None and threads[0]() != 1:
         threads[1](1)
-    if "numpy" in sys.modules:  # OpenBLAS maps its 32 MB work buffer on its first product
-        np = sys.modules["numpy"]  # over the small-matrix size: now, not when the memory limit
-        a = np.ones((128, 128))  # is near (it exits then)
-        a @ a
+    _warm_blas()
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing a file: EFBIG, not a signal
     cpu = policy.cpu_seconds(timeout)
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1 if hard == resource.RLIM_INFINITY
                                              else min(cpu + 1, hard)))
-    _limit(resource, resource.RLIMIT_AS, _vm_bytes() + (policy.memory_mb << 20))
+    base = _vm_bytes() if base_bytes is None else base_bytes
+    _limit(resource, resource.RLIMIT_AS, base + (policy.memory_mb << 20))
     _limit(resource, resource.RLIMIT_FSIZE, 0)
     _limit(resource, resource.RLIMIT_CORE, 0)
     _limit(resource, resource.RLIMIT_NOFILE, policy.max_files)
     _limit(resource, resource.RLIMIT_NPROC, 0)
     if _seccomp() is None:
         return False
-    _load_filter(os.getpid())
+    _load_filter()
     return True
 
 
@@ -439,7 +488,8 @@ def _confined(fn: Callable, *args):
 
 _SIGNAL_WORDS = {signal.SIGSEGV: "a segmentation fault", signal.SIGBUS: "a bus error",
                  signal.SIGABRT: "an abort", signal.SIGILL: "an illegal instruction",
-                 signal.SIGFPE: "a floating-point exception", signal.SIGSYS: "a refused system call"}
+                 signal.SIGFPE: "a floating-point exception",
+                 signal.SIGSYS: "a refused system call"}
 
 
 class _Child:
@@ -463,6 +513,7 @@ class _Child:
         tty = _stream_tty(sys.stdout)
         size = _terminal_size() if tty else None
         null = os.open(os.devnull, os.O_RDWR)
+        base_bytes = _vm_bytes()  # the child's address space at the fork, read here (cheaper)
         freeze = gc.get_freeze_count() == 0  # (not when the host froze its own objects)
         if freeze:
             gc.freeze()  # the child's collector then leaves the inherited objects' pages alone
@@ -483,7 +534,7 @@ class _Child:
                 if req_w is not None:
                     os.close(req_w)
                 _child_setup(out_w, raw_w, req_r, null, stdin, policy, timeout, tty, size,
-                             hint)
+                             hint, base_bytes)
                 chan = _Channel(3)
                 sys.stdout = _Forward(chan, "out", tty, getattr(sys.__stdout__, "encoding",
                                                                 "utf-8") or "utf-8")
@@ -531,7 +582,8 @@ class _Child:
                 nl = self.buf.find(b"\n")
             if len(self.buf) > MESSAGE_LIMIT:
                 self.kill()
-                raise EvalError(f"the isolated process sent a message over {MESSAGE_LIMIT >> 20} MB")
+                raise EvalError("the isolated process sent a message over "
+                                f"{MESSAGE_LIMIT >> 20} MB")
             left = deadline - time.monotonic()
             ready = poller.poll(max(0, math.ceil(left * 1000))) if left > 0 else []
             if not ready:
@@ -634,8 +686,22 @@ def _preload() -> None:
     import gradcalc.render.values  # noqa: F401  (values as JSON)
 
     if _seccomp() is not None:
-        _filter_template()
+        _filter_program()
     _blas_set_num_threads()
+    _warm_blas()
+    _libc()
+
+
+_LIBC: list = []
+
+
+def _libc():
+    """The C library through ctypes (Linux), for prctl."""
+    if not _LIBC:
+        import ctypes
+
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    return _LIBC[0]
 
 
 def _stream_tty(stream) -> bool:
@@ -652,7 +718,8 @@ def _terminal_size():
         return None
 
 
-def _child_setup(out_w, raw_w, req_r, null, stdin, policy, timeout, tty, size, hint) -> None:
+def _child_setup(out_w, raw_w, req_r, null, stdin, policy, timeout, tty, size, hint,
+                 base_bytes) -> None:
     """In the child: descriptors 0-4, environment, signals, parent-death signal, the policy.
 
     0: the parent's stdin (run) or /dev/null; 1: /dev/null; 2: raw stderr to the parent;
@@ -676,14 +743,11 @@ def _child_setup(out_w, raw_w, req_r, null, stdin, policy, timeout, tty, size, h
         os.environ.setdefault("COLUMNS", str(size.columns))
         os.environ.setdefault("LINES", str(size.lines))
     if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the parent
+        _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the parent
     if os.getppid() != parent:
         os._exit(70)
     _IN_CHILD[:] = [policy, hint]
-    apply_policy(policy, (0, 1, 2, 3, 4), timeout)
+    apply_policy(policy, (0, 1, 2, 3, 4), timeout, base_bytes=base_bytes)
 
 
 def _warn_unfiltered(write_error: Callable[[str], None]) -> None:

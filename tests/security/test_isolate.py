@@ -27,7 +27,8 @@ def gradcalc(*args, stdin=None, env=None, cwd=None, timeout=60):
     base = dict(os.environ, NO_COLOR="1")
     base.pop("FORCE_COLOR", None)
     base.pop("TTY_COMPATIBLE", None)
-    return subprocess.run([GRADCALC, *args], input=stdin, capture_output=True, text=True, check=False,
+    return subprocess.run([GRADCALC, *args], input=stdin, capture_output=True, text=True,
+                          check=False,
                           env=dict(base, **(env or {})), cwd=cwd, timeout=timeout)
 
 
@@ -138,7 +139,8 @@ def test_eval_prints_the_same_with_and_without_isolate(args):
 def test_eval_isolated_output_is_the_in_process_output():
     out = same_with_and_without_isolate("eval", "x**3+3*x**2+5", "--at", "x=2", "--plain")
     assert out.returncode == 0
-    assert out.stdout == ("expression: x**3+3*x**2+5\ninputs:\n  x = tensor(2., requires_grad=True)\n"
+    assert out.stdout == ("expression: x**3+3*x**2+5\ninputs:\n"
+                          "  x = tensor(2., requires_grad=True)\n"
                           "value:\n  tensor(25., grad_fn=<AddBackward0>)\ngradients:\n"
                           "  d/dx = tensor(24.)\n")
 
@@ -227,7 +229,8 @@ def test_isolated_script_writes_no_file(tmp_path):
 
 def test_isolate_options_are_checked():
     out = gradcalc("eval", "1", "--isolate-memory", "100")
-    assert (out.returncode, out.stderr) == (2, "gradcalc: error: --isolate-memory needs --isolate\n")
+    assert (out.returncode, out.stderr) == \
+        (2, "gradcalc: error: --isolate-memory needs --isolate\n")
     out = gradcalc("eval", "1", "--isolate", "--allow-files", ".")
     assert out.returncode == 2
     assert out.stderr == ("gradcalc: error: --allow-files cannot be used with --isolate (the "
