@@ -434,3 +434,18 @@ def test_repl_plot_uses_the_session_names(tmp_path, capsys, monkeypatch):
     ours = [line for line in out.split(":help")[-1].splitlines()
             if line.startswith((":plot", ":graph", " " * 15))]
     assert len(ours) == 4 and all(len(line) <= 80 for line in ours)
+
+
+def test_long_curves_are_thinned_for_drawing_keeping_peaks_and_gaps():
+    from gradcalc.render.plot import thin
+
+    x = np.arange(10_000.0)
+    y = np.sin(x / 100)
+    y[5003], y[7001] = 50.0, np.nan
+    tx, ty = thin(x, y, 400)
+    assert 400 <= len(tx) <= 401 and (np.diff(tx) > 0).all()
+    assert ty[tx == 5003] == [50.0] and np.isnan(ty[tx == 7001]).all()
+    assert set(tx) <= set(x) and np.array_equal(ty[~np.isnan(ty)], y[tx.astype(int)][~np.isnan(ty)])
+    xs, ys = x[:400], y[:400]
+    tx, ty = thin(xs, ys, 400)
+    assert tx is xs and ty is ys  # short enough: the very same arrays

@@ -340,32 +340,24 @@ def _float_dt(dtype):
     return as_dtype(dtype) if dtype is not None else get_default_dtype()
 
 
-def _random_tensor(shape, dt, fill, device, requires_grad):
-    data = np.empty(shape, dtype=dt.np)
-    fill(data)
-    return _finish(data, device, requires_grad)
-
-
-def _shape_arg(args, size):
-    return _size(args if size is None else (size,))
+def _shape_arg(args, size, what="the tensor"):
+    return _size(args if size is None else (size,), what)
 
 
 @op("rand", method=False, differentiable=False)
 def rand(*args, size=None, generator=None, out=None, dtype=None, layout=None, device=None,
          requires_grad=False, pin_memory=False):
-    shape = _shape_arg(args, size)
-    g = _gen(generator)
-    return _random_tensor(shape, _float_dt(dtype), lambda d: _random.fill_uniform(g, d), device,
-                          requires_grad)
+    shape = _shape_arg(args, size, "rand()")
+    data = _random.uniform_array(_gen(generator), shape, _float_dt(dtype).np)
+    return _finish(data, device, requires_grad)
 
 
 @op("randn", method=False, differentiable=False)
 def randn(*args, size=None, generator=None, out=None, dtype=None, layout=None, device=None,
           requires_grad=False, pin_memory=False):
-    shape = _shape_arg(args, size)
-    g = _gen(generator)
-    return _random_tensor(shape, _float_dt(dtype), lambda d: _random.fill_normal(g, d), device,
-                          requires_grad)
+    shape = _shape_arg(args, size, "randn()")
+    data = _random.normal_array(_gen(generator), shape, _float_dt(dtype).np)
+    return _finish(data, device, requires_grad)
 
 
 @op("randint", method=False, differentiable=False)
@@ -380,17 +372,16 @@ def randint(*args, size=None, low=None, high=None, generator=None, out=None, dty
         low = args.pop() if args else 0
     if args or high is None or size is None:
         raise GradcalcTypeError("randint() missing required arguments: 'high' and 'size'")
-    shape = _size((tuple(size),))
+    shape = _size((tuple(size),), "randint()")
     dt = as_dtype(dtype) if dtype is not None else int64
-    g = _gen(generator)
-    return _random_tensor(shape, dt, lambda d: _random.fill_random(g, d, low, high), device,
-                          requires_grad)
+    data = _random.random_array(_gen(generator), shape, dt.np, low, high, to_given=True)
+    return _finish(data, device, requires_grad)
 
 
 @op("randperm", method=False, differentiable=False)
 def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None,
              requires_grad=False, pin_memory=False):
-    _check_size((n,))
+    _check_size((n,), "randperm()")
     dt = as_dtype(dtype) if dtype is not None else int64
     data = _random.randperm_values(_gen(generator), int(n))
     return _finish(data.astype(dt.np, copy=False), device, requires_grad)
@@ -425,10 +416,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
            device=None, requires_grad=False, pin_memory=False):
     g = _gen(generator)
     if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
-        shape = _size((tuple(size),)) if size is not None else ()
-        return _random_tensor(shape, _float_dt(dtype),
-                              lambda d: _random.fill_normal(g, d, mean, std), device,
-                              requires_grad)
+        shape = _size((tuple(size),), "normal()") if size is not None else ()
+        data = _random.normal_array(g, shape, _float_dt(dtype).np, mean, std)
+        return _finish(data, device, requires_grad)
     # PyTorch draws N(0, 1) (N(0, std) for a float std) at the broadcast shape, in the dtype of
     # the tensor argument, then multiplies by std and adds mean as two rounded steps
     m = to_host(mean._data) if isinstance(mean, Tensor) else mean

@@ -181,7 +181,7 @@ def _fmt(x) -> str:
 def _scalar_name(arr) -> str:
     from .dtypes import from_numpy
 
-    return from_numpy(arr.dtype).scalar_name
+    return from_numpy(np.dtype(getattr(arr, "dtype", arr))).scalar_name
 
 
 def _write(arr, values) -> None:
@@ -196,7 +196,7 @@ def _cast(values, dt):
     # C++ converts double and int64 to Half through float: round twice, as torch does
     if dt == np.float16 and values.dtype.itemsize == 8:
         values = values.astype(np.float32)
-    return values.astype(dt)
+    return values.astype(dt, copy=False)
 
 
 def _real_view(arr):
@@ -204,38 +204,57 @@ def _real_view(arr):
     return arr.view(real)
 
 
+_CHUNK = 1 << 16  # words per step when converting a long stream (no stream-sized temporaries)
+
+
 def _uniforms(gen, n, np_dtype):
-    if np_dtype == np.float64:
-        return K.u53(gen.words(2 * n))
-    return K.u24(gen.words(n))
+    # n uniforms: 24-bit floats from one word each, or 53-bit doubles from two
+    double = np_dtype == np.float64
+    if n <= _CHUNK:
+        return K.u53(gen.words(2 * n)) if double else K.u24(gen.words(n))
+    out = np.empty(n, dtype=np.float64 if double else np.float32)
+    for i in range(0, n, _CHUNK):
+        m = min(_CHUNK, n - i)
+        out[i:i + m] = K.u53(gen.words(2 * m)) if double else K.u24(gen.words(m))
+    return out
 
 
-def fill_uniform(gen, arr, low=0.0, high=1.0) -> None:
-    """Tensor.uniform_(low, high)."""
-    if arr.dtype.kind == "c":
-        return fill_uniform(gen, _real_view(arr), low, high) if arr.size else None
-    if arr.dtype.kind != "f":
+def _real_dtype(dt):
+    return np.dtype(np.float32 if dt == np.complex64 else np.float64)
+
+
+def uniform_array(gen, shape, dt, low=0.0, high=1.0):
+    """A new C-ordered array of `shape`, as torch.empty(shape, dtype).uniform_(low, high)."""
+    dt = np.dtype(dt)
+    if dt.kind == "c":
+        return uniform_array(gen, (*shape, 2), _real_dtype(dt), low, high).view(dt).reshape(shape)
+    if dt.kind != "f":
         raise GradcalcNotImplementedError(
-            f"\"check_uniform_bounds\" not implemented for '{_scalar_name(arr)}'")
+            f"\"check_uniform_bounds\" not implemented for '{_scalar_name(dt)}'")
     low, high = float(low), float(high)
-    info = np.finfo(arr.dtype)
+    info = np.finfo(dt)
     for v, name in ((low, "from"), (high, "to")):
         if not float(info.min) <= v <= float(info.max):
-            raise TorchRuntimeError(f"{name} is out of bounds for {_dtype_cpp(arr)}")
+            raise TorchRuntimeError(f"{name} is out of bounds for {_dtype_cpp(dt)}")
     if low > high:
         raise TorchRuntimeError(
             f"uniform_ expects to return a [from, to) range, but found from={_fmt(low)} > "
             f"to={_fmt(high)}")
-    if not arr.size:
-        return
-    u = _uniforms(gen, arr.size, arr.dtype)
-    _write(arr, K.uniform_from(u, low, high, arr.dtype))
+    n = math.prod(shape)
+    if not n:
+        return np.empty(shape, dtype=dt)
+    return K.uniform_from(_uniforms(gen, n, dt), low, high, dt).reshape(shape)
 
 
-def _dtype_cpp(arr) -> str:
+def fill_uniform(gen, arr, low=0.0, high=1.0) -> None:
+    """Tensor.uniform_(low, high)."""
+    _write(arr, uniform_array(gen, arr.shape, arr.dtype, low, high))
+
+
+def _dtype_cpp(dt) -> str:
     from .dtypes import from_numpy
 
-    return from_numpy(arr.dtype).cpp_name
+    return from_numpy(np.dtype(dt)).cpp_name
 
 
 def normal_values(gen, n, mean, std):
@@ -249,7 +268,7 @@ def normal_values(gen, n, mean, std):
     m = n - start
     pairs = (m + 1) // 2
     if pairs:
-        u = K.u53(gen.words(4 * pairs))
+        u = _uniforms(gen, 2 * pairs, np.float64)
         vals = K.normal_pairs(u, 0.0, 1.0)
         out[start:] = K.scale64(vals[:m], mean, std)
         if m % 2:
@@ -257,32 +276,43 @@ def normal_values(gen, n, mean, std):
     return out
 
 
-def fill_normal(gen, arr, mean=0.0, std=1.0) -> None:
-    """Tensor.normal_(mean, std): per element below 16 elements or non-contiguous, else blocks."""
+def normal_array(gen, shape, dt, mean=0.0, std=1.0, contiguous=True):
+    """A new C-ordered array, as normal_(mean, std) fills a tensor of `shape`: per element below
+    16 elements or when the tensor is not contiguous (with the cached sample), else 16-blocks."""
+    dt = np.dtype(dt)
     mean, std = float(mean), float(std)
     if not std >= 0.0:
         raise TorchRuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
-    if not arr.size:
-        return
-    if arr.dtype.kind == "c":
-        return fill_normal(gen, _real_view(arr), mean, std / math.sqrt(2))
-    if arr.dtype.kind != "f":
+    n = math.prod(shape)
+    if not n:
+        return np.empty(shape, dtype=dt)
+    if dt.kind == "c":
+        real = normal_array(gen, (*shape, 2), _real_dtype(dt), mean, std / math.sqrt(2),
+                            contiguous)
+        return real.view(dt).reshape(shape)
+    if dt.kind != "f":
         raise GradcalcNotImplementedError(
-            f"\"normal_kernel_cpu\" not implemented for '{_scalar_name(arr)}'")
-    n = arr.size
-    if n < 16 or not arr.flags.c_contiguous:
-        _write(arr, _cast(normal_values(gen, n, mean, std), arr.dtype))
-        return
-    flat = arr.reshape(-1)
+            f"\"normal_kernel_cpu\" not implemented for '{_scalar_name(dt)}'")
+    if n < 16 or not contiguous:
+        return _cast(normal_values(gen, n, mean, std), dt).reshape(shape)
     full = n // 16 * 16
-    if arr.dtype == np.float64:
+    if dt == np.float64:
         fill, ut = K.normal_fill64, np.float64
     else:
         fill, ut = K.normal_fill32, np.float32
-    u = _uniforms(gen, n if arr.dtype != np.float16 else full, ut)
-    flat[:full] = fill(u[:full], mean, std)
-    if n != full:
-        flat[n - 16:] = fill(_uniforms(gen, 16, ut), mean, std)
+    # float and double draw all n uniforms first; half draws only the full blocks' (in float)
+    u = _uniforms(gen, n if dt != np.float16 else full, ut)
+    if n == full:
+        return _cast(fill(u, mean, std), dt).reshape(shape)
+    out = u if u.size == n else np.empty(n, dtype=ut)
+    out[:full] = fill(u[:full], mean, std)
+    out[n - 16:] = fill(_uniforms(gen, 16, ut), mean, std)  # the tail block, drawn afresh
+    return _cast(out, dt).reshape(shape)
+
+
+def fill_normal(gen, arr, mean=0.0, std=1.0) -> None:
+    """Tensor.normal_(mean, std)."""
+    _write(arr, normal_array(gen, arr.shape, arr.dtype, mean, std, arr.flags.c_contiguous))
 
 
 def _int_info(arr):
@@ -317,24 +347,24 @@ def _check_range(arr, frm: int, to_inc: int) -> None:
         lo, hi = _int_info(arr)
     for v, name in ((frm, "from"), (to_inc, "to - 1")):
         if not lo <= v <= hi:
-            raise TorchRuntimeError(f"{name} is out of bounds for {_dtype_cpp(arr)}")
+            raise TorchRuntimeError(f"{name} is out of bounds for {_dtype_cpp(arr.dtype)}")
     if arr.dtype.kind == "f":
         digits = _digits(arr)
         for v, name in ((frm, "from"), (to_inc, "to - 1")):
             if not -(1 << digits) <= v <= 1 << digits:
                 warnings.warn(
                     f"{name} is out of bounds [-(2^{digits}), 2^{digits}]. Due to precision "
-                    f"limitations {_dtype_cpp(arr)} can support discrete uniform distribution only "
-                    "within this range. This warning will become an error in version 1.7 release, "
+                    f"limitations {_dtype_cpp(arr.dtype)} can support discrete uniform "
+                    "distribution only within this range. This warning will become an error in version 1.7 release, "
                     "please fix the code in advance", UserWarning, stacklevel=4)
 
 
 def _from_range(gen, n, rng: int, base: int):
-    if rng >= 1 << 28:
-        vals = K.words64(gen.words(2 * n)) % np.uint64(rng)
-    else:
-        vals = gen.words(n) % np.uint64(rng)
-    return (vals + np.uint64(base & 0xFFFFFFFFFFFFFFFF)).view(np.int64)
+    # (word % range) + base in uint64 arithmetic, one word each below 2**28, else random64
+    w = K.words64(gen.words(2 * n)) if rng >= 1 << 28 else gen.words(n)
+    np.remainder(w, np.uint64(rng), out=w)
+    w += np.uint64(base & 0xFFFFFFFFFFFFFFFF)
+    return w.view(np.int64)
 
 
 def _digits(arr) -> int:
@@ -343,15 +373,18 @@ def _digits(arr) -> int:
 
 def fill_random(gen, arr, frm=None, to=None, *, to_given=False) -> None:
     """Tensor.random_(), random_(to), random_(from, to), random_(from, None)."""
+    _write(arr, random_array(gen, arr.shape, arr.dtype, frm, to, to_given=to_given))
+
+
+def random_array(gen, shape, dt, frm=None, to=None, *, to_given=False):
+    """A new C-ordered array, as torch.empty(shape, dtype).random_(...) (randint's draws)."""
+    arr = np.empty(0, dtype=dt)  # carries the dtype for the checks below
+    n = math.prod(shape)
     if arr.dtype.kind == "c":
         raise GradcalcNotImplementedError(
             f"\"random_kernel_cpu\" not implemented for '{_scalar_name(arr)}'")
-    n = arr.size
     if frm is None and not to_given:
-        if not n:
-            return
-        _write(arr, _random_full(gen, arr, n))
-        return
+        return _random_full(gen, arr, n).reshape(shape)
     frm = 0 if frm is None else int(frm)
     is_float = arr.dtype.kind == "f"
     if to is not None:
@@ -368,7 +401,7 @@ def fill_random(gen, arr, frm=None, to=None, *, to_given=False) -> None:
                     f"dtype, but got from={frm} >= to={to}")
         _check_range(arr, frm, to - 1)
         if not n:
-            return
+            return np.empty(shape, dtype=arr.dtype)
         vals = _from_range(gen, n, (to - frm) % 2**64, frm)
     elif frm != -(2**63):
         if is_float:
@@ -382,13 +415,13 @@ def fill_random(gen, arr, frm=None, to=None, *, to_given=False) -> None:
             to_inc = _int_info(arr)[1]
         _check_range(arr, frm, to_inc)
         if not n:
-            return
+            return np.empty(shape, dtype=arr.dtype)
         vals = _from_range(gen, n, (to_inc - frm + 1) % 2**64, frm)
     else:
         if not n:
-            return
+            return np.empty(shape, dtype=arr.dtype)
         vals = K.words64(gen.words(2 * n)).view(np.int64)
-    _write(arr, _cast(vals, arr.dtype))
+    return _cast(vals, arr.dtype).reshape(shape)
 
 
 def _random_full(gen, arr, n):
@@ -409,7 +442,7 @@ def fill_bernoulli(gen, arr, p) -> None:
     if not 0 <= p <= 1:
         raise TorchRuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_fmt(p)}")
     if arr.size:
-        _write(arr, _cast((K.u53(gen.words(2 * arr.size)) < p), arr.dtype))
+        _write(arr, _cast((_uniforms(gen, arr.size, np.float64) < p), arr.dtype))
 
 
 def fill_bernoulli_tensor(gen, arr, probs) -> None:
@@ -432,9 +465,9 @@ def fill_bernoulli_tensor(gen, arr, probs) -> None:
             "Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error "
             "message be improved?  If so, please report an enhancement request to PyTorch.)")
     if probs.dtype == np.float64:
-        u = K.u53(gen.words(2 * arr.size))
+        u = _uniforms(gen, arr.size, np.float64)
     else:
-        u = K.u24(gen.words(arr.size))
+        u = _uniforms(gen, arr.size, np.float32)
         flat = flat.astype(np.float32)
     _write(arr, _cast((u < flat), arr.dtype))
 
@@ -450,7 +483,7 @@ def _check_float(arr, what: str) -> None:
 
 def exponential_values(gen, n, lambd):
     """n values of exponential_(lambd) in double: (-1/lambd) * log1p(-u)."""
-    return (-1.0 / lambd) * K.libm(math.log1p, -K.u53(gen.words(2 * n)))
+    return (-1.0 / lambd) * K.libm(math.log1p, -_uniforms(gen, n, np.float64))
 
 
 def fill_exponential(gen, arr, lambd=1.0) -> None:
@@ -470,7 +503,7 @@ def fill_cauchy(gen, arr, median=0.0, sigma=1.0) -> None:
         raise TorchRuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_fmt(sigma)}")
     _check_float(arr, "Cauchy")
     if arr.size:
-        t = K.libm(math.tan, math.pi * (K.u53(gen.words(2 * arr.size)) - 0.5))
+        t = K.libm(math.tan, math.pi * (_uniforms(gen, arr.size, np.float64) - 0.5))
         _write(arr, _cast(K.fma64(np.float64(sigma), t, np.float64(median)), arr.dtype))
 
 
@@ -490,7 +523,7 @@ def fill_geometric(gen, arr, p) -> None:
     if not 0 < p < 1:
         raise TorchRuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_fmt(p)}")
     if arr.size:
-        u = K.u53(gen.words(2 * arr.size))
+        u = _uniforms(gen, arr.size, np.float64)
         logs = K.libm(lambda v: math.log(v) if v else -math.inf, u)
         _write(arr, _cast(np.ceil(logs / math.log1p(-p)), arr.dtype))
 
@@ -561,7 +594,7 @@ def multinomial_values(gen, probs, k: int, replacement: bool):
             raise TorchRuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
         cum = cum / total
         cum[-1] = 1
-        out[i] = np.searchsorted(cum, K.u53(gen.words(2 * k)), side="left")
+        out[i] = np.searchsorted(cum, _uniforms(gen, k, np.float64), side="left")
     return out.reshape(probs.shape[:-1] + (k,))
 
 

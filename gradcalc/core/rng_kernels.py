@@ -362,28 +362,32 @@ def randperm(words, n):
     """
     if n <= 1:
         return np.arange(n, dtype=np.int64)
-    steps = np.arange(n, dtype=np.int32)
-    target = np.empty(n, dtype=np.int32)
-    np.remainder(words.astype(np.uint32), np.subtract(n, steps[:-1]).view(np.uint32),
-                 out=target[:-1].view(np.uint32))
+    steps = np.arange(n, dtype=np.int64)
+    target = np.empty(n, dtype=np.int64)
+    np.remainder(words, np.subtract(n, steps[:-1]).view(U64), out=target[:-1].view(U64))
     target[:-1] += steps[:-1]
     target[-1] = n - 1  # the last step swaps nothing; it lets every position be a step
     ks = _stable_order(target, n)  # steps grouped by target, each group in step order
-    ts = target[ks]
     counts = np.bincount(target, minlength=n)
-    end = np.cumsum(counts) - 1  # where each target's group ends in ks
-    last, before = ks[end], ks[end - 1]
+    ts = np.repeat(steps, counts)  # the targets in that order
+    end = np.cumsum(counts)
+    end -= 1  # where each target's group ends in ks
+    last = ks[end]
     # ptr[p]: the last step before p into p (p itself when there is none)
-    ptr = np.where(counts == 0, steps,
-                   np.where(last < steps, last, np.where(counts >= 2, before, steps)))
-    while True:
-        nxt = ptr[ptr]
-        if np.array_equal(nxt, ptr):
-            break
-        ptr = nxt
+    self_last = last == steps
+    ptr = np.where(self_last, ks[end - 1], last)
+    none = counts == 0
+    none |= self_last & (counts == 1)
+    ptr = np.where(none, steps, ptr)
+    todo = np.flatnonzero(ptr != steps)
+    while todo.size:  # pointer jumping on the entries not yet at a root
+        p = ptr[todo]
+        pp = ptr[p]
+        ptr[todo] = pp
+        todo = todo[pp != p]
     out_sorted = np.empty(n, dtype=np.int64)
     out_sorted[0] = ts[0]
-    np.copyto(out_sorted[1:], np.where(ts[1:] == ts[:-1], ptr[ks[:-1]], ts[1:]))
+    out_sorted[1:] = np.where(ts[1:] == ts[:-1], ptr[ks[:-1]], ts[1:])
     out = np.empty(n, dtype=np.int64)
     out[ks] = out_sorted
     return out

@@ -97,6 +97,27 @@ def _shown(values, limits) -> Any:
     return v
 
 
+def thin(x, y, limit: int = 4000):
+    """About `limit` points of (x, y) for drawing: each bucket's lowest and highest (in order)
+    and its first NaN, so peaks and gaps survive; shorter curves come back as they are."""
+    import numpy as np
+
+    n = len(x)
+    if n <= limit:
+        return x, y
+    buckets = limit // 2
+    edges = np.linspace(0, n, buckets + 1).astype(int)
+    keep = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        part = y[a:b]
+        lo = a + int(np.argmin(np.where(np.isnan(part), np.inf, part)))
+        hi = a + int(np.argmax(np.where(np.isnan(part), -np.inf, part)))
+        gap = np.flatnonzero(np.isnan(part))
+        keep.extend(sorted({lo, hi} | ({a + int(gap[0])} if gap.size else set())))
+    idx = np.asarray(keep)
+    return x[idx], y[idx]
+
+
 def _json_number(v: float):
     if math.isnan(v):
         return "nan"
@@ -184,7 +205,7 @@ def curve_chart(curve, *, width: int = 80, height: int = 24, color: bool = True)
     for k, (name, values) in enumerate(zip(curve.names, curve.values)):
         marker = "braille" if color else PLAIN_MARKERS[k]
         label: str | None = name
-        for xs, ys in _segments(curve.x, _shown(values, limits)):
+        for xs, ys in _segments(*thin(curve.x, _shown(values, limits), 4 * width)):
             plt.plot(list(map(float, xs)), list(map(float, ys)), label=label, marker=marker,
                      color=TERMINAL_COLOURS[k])
             label = None
@@ -272,7 +293,7 @@ def curve_figure(curve):
         ax = fig.add_subplot()
         limits = y_limits(curve.values)
         for k, (name, values) in enumerate(zip(curve.names, curve.values)):
-            (line,) = ax.plot(curve.x, _shown(values, limits), color=COLOURS[k], lw=2 if k == 0 else 1.6,
+            (line,) = ax.plot(*thin(curve.x, _shown(values, limits)), color=COLOURS[k], lw=2 if k == 0 else 1.6,
                               ls="-" if k < 2 else "--", label=name)
             line.set_gid(GIDS[k])
         if curve.critical:
