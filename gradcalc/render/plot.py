@@ -5,6 +5,7 @@ results; plotext and matplotlib are imported only by the functions that draw wit
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -108,7 +109,7 @@ def thin(x, y, limit: int = 4000):
     buckets = limit // 2
     edges = np.linspace(0, n, buckets + 1).astype(int)
     keep = []
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         part = y[a:b]
         lo = a + int(np.argmin(np.where(np.isnan(part), np.inf, part)))
         hi = a + int(np.argmax(np.where(np.isnan(part), -np.inf, part)))
