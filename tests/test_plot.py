@@ -449,3 +449,22 @@ def test_long_curves_are_thinned_for_drawing_keeping_peaks_and_gaps():
     xs, ys = x[:400], y[:400]
     tx, ty = thin(xs, ys, 400)
     assert tx is xs and ty is ys  # short enough: the very same arrays
+
+
+@pytest.mark.parametrize("argv", [
+    ["plot", "sin(x)", "--over", "x=-3:3"],
+    ["plot", "a*x", "--over=x=0:1", "-a", "a=2", "--order", "2", "-n", "50", "--json"],
+    ["plot", "x*y", "--over", "x=0:1,y=0:1", "-o", "f.svg", "--path", "p.gc", "--plain"],
+    ["graph", "x*2", "--at", "x=1", "--format", "svg", "--output", "g.svg"],
+    ["run", "s.gc", "--allow-files", "out"],
+], ids=" ".join)
+def test_fast_path_parses_plot_options_like_typer(argv, monkeypatch):
+    from typer.testing import CliRunner
+
+    fast = cli.fast_parse(argv)
+    assert fast is not None
+    seen = []
+    monkeypatch.setattr(cli, "execute", lambda cmd, opts: seen.append((cmd, opts)) or 0)
+    result = CliRunner().invoke(cli.build_app(), argv)
+    assert result.exit_code == 0, result.output
+    assert seen == [fast]
