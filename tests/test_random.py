@@ -307,3 +307,35 @@ def test_randperm_vectorised_equals_the_fisher_yates_loop():
             z = i + w % (n - i)
             a[i], a[z] = a[z], a[i]
         assert np.array_equal(K.randperm(words, n), a), n
+
+
+def test_bad_arguments_raise_type_errors_naming_the_argument():
+    cases = [
+        (lambda: torch.empty(3).uniform_("a"),
+         r"^uniform_\(\): argument 'from' \(position 1\) must be float, not str$"),
+        (lambda: torch.empty(3).bernoulli_("q"),
+         r"^bernoulli_\(\): argument 'p' \(position 1\) must be float, not str$"),
+        (lambda: torch.empty(3).random_(1.5, 4),
+         r"^random_\(\): argument 'from' \(position 1\) must be int, not float$"),
+        (lambda: torch.randint(0, 10, 5),
+         r"^randint\(\): argument 'size' must be tuple of ints, not int$"),
+        (lambda: torch.multinomial(torch.ones(2), 2.5),
+         r"^multinomial\(\): argument 'num_samples' \(position 2\) must be int, not float$"),
+        (lambda: torch.empty(3).random_(1, 2, 3),
+         r"^random_\(\) takes at most 2 positional arguments$"),
+    ]
+    for call, message in cases:
+        with pytest.raises(TypeError, match=message):
+            call()
+
+
+def test_command_line_reports_a_bad_random_call_on_one_line():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "gradcalc", "eval", "randint(0, 10, 5)"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[0] == (
+        "<expr>:1:1: randint(): argument 'size' must be tuple of ints, not int")
+    assert "Traceback" not in proc.stderr

@@ -372,6 +372,9 @@ def randint(*args, size=None, low=None, high=None, generator=None, out=None, dty
         low = args.pop() if args else 0
     if args or high is None or size is None:
         raise GradcalcTypeError("randint() missing required arguments: 'high' and 'size'")
+    if not isinstance(size, (tuple, list)):
+        raise GradcalcTypeError(
+            f"randint(): argument 'size' must be tuple of ints, not {type(size).__name__}")
     shape = _size((tuple(size),), "randint()")
     dt = as_dtype(dtype) if dtype is not None else int64
     data = _random.random_array(_gen(generator), shape, dt.np, low, high, to_given=True)
@@ -460,6 +463,9 @@ def bernoulli(input, p=None, *, generator=None, out=None):
 
 @op("multinomial", differentiable=False)
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        raise GradcalcTypeError("multinomial(): argument 'num_samples' (position 2) must be int, "
+                                f"not {type(num_samples).__name__}")
     probs = np.asarray(to_host(input._data))
     data = _random.multinomial_values(_gen(generator), probs, int(num_samples), replacement)
     return _finish(data, input.device, False)

@@ -173,6 +173,21 @@ def set_rng_state(new_state) -> None:
 # --- fills ------------------------------------------------------------------------------------
 
 
+def _real(v, fn: str, name: str, pos: int) -> float:
+    # a float argument as PyTorch's binding takes it: numbers and one-element tensors
+    if isinstance(v, (int, float, np.integer, np.floating)) or hasattr(v, "item"):
+        return float(v)
+    raise GradcalcTypeError(
+        f"{fn}(): argument '{name}' (position {pos}) must be float, not {type(v).__name__}")
+
+
+def _integer(v, fn: str, name: str, pos: int) -> int:
+    if isinstance(v, (int, np.integer)) or (hasattr(v, "item") and isinstance(v.item(), int)):
+        return int(v)
+    raise GradcalcTypeError(
+        f"{fn}(): argument '{name}' (position {pos}) must be int, not {type(v).__name__}")
+
+
 def _fmt(x) -> str:
     # a double as C++'s ostream prints it in PyTorch's messages (6 significant digits)
     return f"{float(x):g}"
@@ -231,7 +246,7 @@ def uniform_array(gen, shape, dt, low=0.0, high=1.0):
     if dt.kind != "f":
         raise GradcalcNotImplementedError(
             f"\"check_uniform_bounds\" not implemented for '{_scalar_name(dt)}'")
-    low, high = float(low), float(high)
+    low, high = _real(low, "uniform_", "from", 1), _real(high, "uniform_", "to", 2)
     info = np.finfo(dt)
     for v, name in ((low, "from"), (high, "to")):
         if not float(info.min) <= v <= float(info.max):
@@ -280,7 +295,7 @@ def normal_array(gen, shape, dt, mean=0.0, std=1.0, contiguous=True):
     """A new C-ordered array, as normal_(mean, std) fills a tensor of `shape`: per element below
     16 elements or when the tensor is not contiguous (with the cached sample), else 16-blocks."""
     dt = np.dtype(dt)
-    mean, std = float(mean), float(std)
+    mean, std = _real(mean, "normal_", "mean", 1), _real(std, "normal_", "std", 2)
     if not std >= 0.0:
         raise TorchRuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
     n = math.prod(shape)
@@ -385,10 +400,10 @@ def random_array(gen, shape, dt, frm=None, to=None, *, to_given=False):
             f"\"random_kernel_cpu\" not implemented for '{_scalar_name(arr)}'")
     if frm is None and not to_given:
         return _random_full(gen, arr, n).reshape(shape)
-    frm = 0 if frm is None else int(frm)
+    frm = 0 if frm is None else _integer(frm, "random_", "from", 1)
     is_float = arr.dtype.kind == "f"
     if to is not None:
-        to = int(to)
+        to = _integer(to, "random_", "to", 2)
         if frm >= to:
             raise TorchRuntimeError(
                 f"random_ expects 'from' to be less than 'to', but got from={frm} >= to={to}")
@@ -438,7 +453,7 @@ def _random_full(gen, arr, n):
 
 def fill_bernoulli(gen, arr, p) -> None:
     """Tensor.bernoulli_(p) with a float p: one double uniform per element, 1 where u < p."""
-    p = float(p)
+    p = _real(p, "bernoulli_", "p", 1)
     if not 0 <= p <= 1:
         raise TorchRuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_fmt(p)}")
     if arr.size:
@@ -488,7 +503,7 @@ def exponential_values(gen, n, lambd):
 
 def fill_exponential(gen, arr, lambd=1.0) -> None:
     """Tensor.exponential_(lambd)."""
-    lambd = float(lambd)
+    lambd = _real(lambd, "exponential_", "lambd", 1)
     if not lambd > 0.0:
         raise TorchRuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_fmt(lambd)}")
     _check_float(arr, "Exponential")
@@ -498,7 +513,7 @@ def fill_exponential(gen, arr, lambd=1.0) -> None:
 
 def fill_cauchy(gen, arr, median=0.0, sigma=1.0) -> None:
     """Tensor.cauchy_(median, sigma): median + sigma*tan(pi*(u - 0.5)), fused."""
-    median, sigma = float(median), float(sigma)
+    median, sigma = _real(median, "cauchy_", "median", 1), _real(sigma, "cauchy_", "sigma", 2)
     if not sigma > 0.0:
         raise TorchRuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_fmt(sigma)}")
     _check_float(arr, "Cauchy")
@@ -509,7 +524,7 @@ def fill_cauchy(gen, arr, median=0.0, sigma=1.0) -> None:
 
 def fill_log_normal(gen, arr, mean=1.0, std=2.0) -> None:
     """Tensor.log_normal_(mean, std): exp of the per-element normal sampler, at every size."""
-    mean, std = float(mean), float(std)
+    mean, std = _real(mean, "log_normal_", "mean", 1), _real(std, "log_normal_", "std", 2)
     if not std > 0.0:
         raise TorchRuntimeError(f"log_normal_ expects std > 0.0, but found std={_fmt(std)}")
     if arr.size:
@@ -519,7 +534,7 @@ def fill_log_normal(gen, arr, mean=1.0, std=2.0) -> None:
 
 def fill_geometric(gen, arr, p) -> None:
     """Tensor.geometric_(p): ceil(log(u) / log1p(-p))."""
-    p = float(p)
+    p = _real(p, "geometric_", "p", 1)
     if not 0 < p < 1:
         raise TorchRuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_fmt(p)}")
     if arr.size:
