@@ -130,14 +130,21 @@ def build() -> Lark:
     return lark_
 
 
+def _release(version: str) -> str:
+    """'1.3' of '1.3.1': Lark keeps its serialised form within a minor release."""
+    return ".".join(version.split(".")[:2])
+
+
 def load() -> Lark | None:
     """Lark's parser from the plain data shipped beside this module (LARK_TABLES), or None
-    when that data is not this grammar's, this format's and this Lark version's."""
+    when that data is not this grammar's, this format's and this Lark release's (the caller
+    then builds it from the grammar text)."""
     try:
         with open(P.tables_path(LARK_TABLES), encoding="utf-8") as f:
             d = json.load(f, object_hook=_decode)
         if (type(d) is not dict or d.get("format") != P.FORMAT
-                or d.get("lark") != lark.__version__ or d.get("grammar") != P.grammar_text()):
+                or _release(str(d.get("lark"))) != _release(lark.__version__)
+                or d.get("grammar") != P.grammar_text()):
             return None
         # Lark's own plain-data loader (what its standalone parsers run); Lark.load and the
         # cache= option would unpickle instead. Only Lark's TerminalDef/Rule/pattern classes
