@@ -28,7 +28,7 @@ ESCAPES = [
     "setattr(torch, 'sin', 1)",
     "breakpoint()",
     "input()",
-    "import os",
+    "import os\nos.system('true')",
     "import sys",
     "import subprocess",
     "from os import system",

@@ -27,12 +27,14 @@ _FORBIDDEN = {
     "__import__": "imports", "input": "reading the terminal", "breakpoint": "the host debugger",
     "help": "the host interpreter", "exit": "the host interpreter", "quit": "the host "
     "interpreter", "memoryview": "host memory", "dir": "host introspection",
-    "id": "host introspection", "__builtins__": "the host builtins",
+    "__builtins__": "the host builtins",
     "bytearray": "host memory", "bytes": "host memory",
 }
 
 IMPORT_HINT = ("gradcalc scripts can import torch (and torch.nn, torch.nn.functional, "
-               "torch.autograd, torch.optim, torch.linalg), numpy (a subset) and math")
+               "torch.autograd, torch.optim, torch.linalg, torch.utils.data, torch.cuda), "
+               "numpy (a subset), math, random, itertools, functools, collections, copy, "
+               "time, typing and os.path")
 
 
 class Namespace:
@@ -54,6 +56,9 @@ class Namespace:
 
     def __repr__(self):
         return f"<module '{self._name}'>"
+
+    def __deepcopy__(self, memo):
+        return self  # modules are shared, as copy.deepcopy treats Python's
 
     def _load(self):
         if self._module is None and self._exported:
@@ -474,8 +479,9 @@ class Registry:
             "torch.utils.data": data, "torch.cuda": cuda, "numpy": self.numpy,
             "numpy.random": self.numpy._extra["random"], "math": self.math,
         }
+        self.modules.update(_python_modules(rt))
         self.python = make_python_builtins(rt, session)
-        self.python.update(torch=self.torch, nn=self.nn, F=self.F)
+        self.python.update(torch=self.torch, nn=self.nn, F=self.F, id=id, __name__="__main__")
         self._bare: dict = {}
         self.granted: dict = {}  # host functions the front end hands to scripts (grant)
 
@@ -521,6 +527,17 @@ class Registry:
         if dotted in self.modules:
             return self.modules[dotted]
         raise EvalError(f"import of '{dotted}' is not supported: {IMPORT_HINT}")
+
+
+def _python_modules(rt) -> dict:
+    """The curated standard-library namespaces (gradcalc/lang/pymodules.py)."""
+    from gradcalc.lang import pymodules as P
+
+    os_ns, path = P.os_module(rt, Namespace)
+    mods = {"os": os_ns, "os.path": path}
+    for name in ("random", "itertools", "functools", "collections", "copy", "time", "typing"):
+        mods[name] = getattr(P, f"{name}_module")(rt, Namespace)
+    return mods
 
 
 def resolve_lazy(value):

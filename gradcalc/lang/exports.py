@@ -62,7 +62,9 @@ def names_of(script_name: str) -> frozenset:
         names = frozenset(source)
     else:
         names = frozenset(getattr(mod, source))
-    return frozenset(n for n in names if isinstance(n, str) and n[:1] != "_") - DENY
+    # submodules listed in __all__ (nn.functional, optim.lr_scheduler) are rows of their own
+    return frozenset(n for n in names if isinstance(n, str) and n[:1] != "_"
+                     and f"{script_name}.{n}" not in TABLE) - DENY
 
 
 def is_gradcalc_public(mod: str) -> bool:

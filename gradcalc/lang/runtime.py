@@ -214,6 +214,9 @@ class UserFunction:
             return self
         return types.MethodType(self, obj)
 
+    def __deepcopy__(self, memo):
+        return self  # functions are atomic to copy, as Python's are
+
     def _bind(self, args, kwargs):
         name = self.__name__
         params = self.params

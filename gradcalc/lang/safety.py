@@ -9,6 +9,7 @@ import sys
 
 from gradcalc.errors import AttributeNotFound, LimitError, SecurityError
 from gradcalc.lang.exports import DENY, exported_classes, is_gradcalc_public
+from gradcalc.lang.pymodules import CONTAINER_METHODS
 
 #: dunder attributes a script may read: `type(m).__name__`, `x.__class__`, `super().__init__`
 SCRIPT_DUNDERS = frozenset({"__init__", "__name__", "__class__"})
@@ -83,6 +84,11 @@ def allowed_names(t) -> frozenset | None:
 
     if t in _BUILTIN_ALLOW:
         names = _BUILTIN_ALLOW[t]
+    elif t in CONTAINER_METHODS:  # collections' containers: their base's methods and theirs
+        base = _DICT if issubclass(t, dict) else frozenset()
+        names = base | CONTAINER_METHODS[t]
+    elif "__gradcalc_public__" in getattr(t, "__dict__", {}):  # the interpreter's own helpers
+        names = t.__gradcalc_public__
     elif getattr(t, "__gradcalc_script__", False):
         names = None  # instances of script classes: any public attribute
     elif t is UserFunction:
@@ -194,6 +200,9 @@ class TypeView:
 
     def __repr__(self):
         return self._repr
+
+    def __deepcopy__(self, memo):
+        return self
 
     def __call__(self, *args, **kwargs):
         raise SecurityError(f"{self._repr} cannot be called in gradcalc scripts (type() of "

@@ -760,8 +760,9 @@ def _refuse_array(self, *args, **kwargs):
                             "to an array")
 
 
-#: set on every script class: NumPy never reads a script object as an array or operand
-SCRIPT_CLASS_GUARDS = {"__array__": _refuse_array, "__array_ufunc__": None}
+#: set on every script class: NumPy never reads a script object as an array or operand (it
+#: asks __array__ before any other protocol, and the class rule keeps those undefinable)
+SCRIPT_CLASS_GUARDS = {"__array__": _refuse_array}
 
 
 def _subclassable(b) -> bool:
