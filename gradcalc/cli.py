@@ -181,24 +181,49 @@ def _debug():
 LIMITS = "Limits"
 
 #: Limits field -> the option that sets it (named in the message of the LimitError it raises)
-LIMIT_OPTIONS = {"max_elements": "--max-elements", "max_recursion": "--max-recursion",
-                 "max_iterations": "--max-iterations"}
+LIMIT_OPTIONS = {"max_elements": "--max-elements", "max_memory": "--max-memory",
+                 "max_recursion": "--max-recursion", "max_iterations": "--max-iterations",
+                 "max_flops": "--max-flops"}
+#: the value each option takes, as a LimitError's hint writes it
+_LIMIT_METAVARS = {"max_memory": "SIZE"}
+
+
+def check_memory(value: str | None) -> str | None:
+    if value is not None:
+        from gradcalc.lang.limits import parse_size
+
+        parse_size(value)
+    return value
+
+
+def check_flops(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise ValueError(f"expected a positive number of operations, got {value}")
+    return value
 
 
 def _limits():
-    """--max-elements, --max-recursion, --max-iterations (the safety limits of a script)."""
+    """--max-elements, --max-memory, --max-recursion, --max-iterations, --max-flops (the
+    safety limits of a script)."""
     return [
         Opt("max_elements", ["--max-elements"], "int", metavar="N", panel=LIMITS,
             check=check_count,
             help="Largest tensor, list or string a script may build, in elements "
                  "(default 67,108,864 = 2**26)."),
+        Opt("max_memory", ["--max-memory"], metavar="SIZE", panel=LIMITS, check=check_memory,
+            help="Memory a script may hold: its live tensors, or the growth of the process's "
+                 "resident memory (512M, 2G; default 2G)."),
         Opt("max_recursion", ["--max-recursion"], "int", metavar="N", panel=LIMITS,
             check=check_recursion,
             help=f"Deepest nesting of calls of script functions (default 200, at most "
                  f"{MAX_RECURSION_CAP:,})."),
         Opt("max_iterations", ["--max-iterations"], "int", metavar="N", panel=LIMITS,
             check=check_count,
-            help="Most iterations of one loop statement (default 100,000,000)."),
+            help="Most steps of the whole run: loop iterations, comprehension items and "
+                 "calls of script functions, counted together (default 100,000,000)."),
+        Opt("max_flops", ["--max-flops"], "float", metavar="N", panel=LIMITS, check=check_flops,
+            help="Most floating-point operations of one call (matmul, linalg.inv ...), "
+                 "estimated before it runs (default 1e11)."),
     ]
 
 
@@ -841,7 +866,12 @@ def make_session(opts: dict, *, echo: bool = True, write=None):
     """A Session with the command's limits; a limit's error names the option that raises it."""
     lang = _lang()
     given = {k: opts[k] for k in ("timeout", *LIMIT_OPTIONS) if opts.get(k) is not None}
-    hints = {k: f"{o} N" for k, o in LIMIT_OPTIONS.items()}
+    if "max_memory" in given:
+        from gradcalc.lang.limits import parse_size
+
+        given["max_memory"] = parse_size(given["max_memory"])
+    hints = {k: f"{o} {_LIMIT_METAVARS.get(k, 'N')}" for k, o in LIMIT_OPTIONS.items()}
+    hints["timeout"] = "--timeout S"
     if given.get("max_recursion", 0) >= MAX_RECURSION_CAP:
         hints["max_recursion"] = ""  # already as high as it goes
     limits = lang.Limits(**given, hints=hints)
@@ -1473,10 +1503,11 @@ def statement_chunks(readline: Callable[[], str]):
 
 
 def run_stream(session, readline, source: str, *, echo: bool, keep_going: bool, as_json: bool,
-               printed: list[str] | None = None, deadline: float | None = None) -> int:
-    """Run statements as they arrive; echo, flush after each one. Returns the exit code."""
-    import time
+               printed: list[str] | None = None) -> int:
+    """Run statements as they arrive; echo, flush after each one. Returns the exit code.
 
+    (--timeout is the Session's: it counts the statements' running time, not the time spent
+    waiting for input, so `tail -f log | gradcalc run - --timeout 5` can run for hours.)"""
     from gradcalc.errors import GradcalcError, Interrupted, LimitError
 
     no_echo = getattr(_lang(), "NO_ECHO", None)
@@ -1498,8 +1529,6 @@ def run_stream(session, readline, source: str, *, echo: bool, keep_going: bool, 
                     else:
                         out.write(repr(value) + "\n")
             out.flush()
-            if deadline is not None and time.monotonic() > deadline:
-                raise LimitError("timed out: the script ran longer than the --timeout limit")
         except GradcalcError as e:
             if isinstance(e, Interrupted):
                 raise
@@ -1525,8 +1554,6 @@ def cmd_run(opts: dict) -> int:
         from gradcalc.isolate import run_command
 
         return run_command(cmd_run, "run", opts)
-    import time
-
     path = opts.get("script") or "-"
     echo = opts.get("echo")
     if echo is None:
@@ -1535,9 +1562,8 @@ def cmd_run(opts: dict) -> int:
     printed: list[str] = []
     write = printed.append if as_json else write_out
     session = make_session(opts, echo=echo, write=write)
-    deadline = time.monotonic() + opts["timeout"] if opts.get("timeout") else None
     kw = dict(echo=echo, keep_going=bool(opts.get("keep_going")), as_json=as_json,
-              printed=printed if as_json else None, deadline=deadline)
+              printed=printed if as_json else None)
     if as_json:
         _ON_WARNING[0] = lambda w: _print_json(
             {"line": w.line, "column": w.column, "warning": w.text})

@@ -46,7 +46,7 @@ def _finish(data, device, requires_grad, cls=Tensor):
     return t
 
 
-def _check_size(shape, what="the tensor"):
+def _check_size(shape, what="the tensor", itemsize=8):
     n = 1
     for s in shape:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
@@ -60,14 +60,15 @@ def _check_size(shape, what="the tensor"):
             )
         n *= int(s)
     if _alloc.on:
-        _alloc.check_numel(n, 8, what)
+        _alloc.check_numel(n, itemsize, what)
     return tuple(int(s) for s in shape)
 
 
-def _size(size, what="the tensor"):
+def _size(size, what="the tensor", itemsize=8):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    return _check_size(tuple(int(s) if isinstance(s, Tensor) else s for s in size), what)
+    return _check_size(tuple(int(s) if isinstance(s, Tensor) else s for s in size), what,
+                       itemsize)
 
 
 def _infer_dtype(obj):
@@ -193,8 +194,8 @@ def from_numpy(ndarray):
 def _factory(fill, name):
     def make(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
              pin_memory=False, memory_format=None):
-        shape = _size(size, f"{name}()")
         dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
+        shape = _size(size, f"{name}()", dt.np.itemsize)
         return _finish(fill(shape, dt.np), device, requires_grad)
 
     return make

@@ -50,10 +50,16 @@ def guard_binop(op: str, a, b, limit: int) -> None:
             if n is not None:
                 _check_sequence(len(seq) * max(n, 0), seq, limit, "the repetition")
         elif op in ("%", "%=") and ka == 4 and a.__class__ is str:
+            n = len(a)
             for w in L.printf_widths(a, b):
                 if w > limit:
                     raise L.LimitError(f"format width {w:,} is over the limit of {limit:,}",
                                        limit="max_elements")
+                n += w
+            for v in b if b.__class__ is tuple else (b,):
+                if v.__class__ is str:
+                    n += len(v)
+            _check_sequence(n, a, limit, "the formatted string")
     elif ka == 2 and kb == 2:
         if op in ("*", "*="):
             L.check_int_bits(a.bit_length() + b.bit_length(), "the product")
@@ -657,8 +663,16 @@ class ExpressionCompiler:
             text = "".join(parts)
             return lambda f: text
 
+        limit = self.rt.max_elements
+        program, line, col = self.program, node.line, node.column
+
         def run(f):
-            return "".join([p if p.__class__ is str else p(f) for p in parts])
+            out = "".join([p if p.__class__ is str else p(f) for p in parts])
+            if len(out) > limit:  # built by now, but never bigger than its fields allowed
+                raise locate(L.LimitError(
+                    f"the f-string would have {len(out):,} characters, over the limit of "
+                    f"{limit:,}", limit="max_elements"), program, line, col)
+            return out
         return run
 
     def _field(self, node, field):
