@@ -214,11 +214,6 @@ def _cast(values, dt):
     return values.astype(dt, copy=False)
 
 
-def _real_view(arr):
-    real = np.float32 if arr.dtype == np.complex64 else np.float64
-    return arr.view(real)
-
-
 _CHUNK = 1 << 16  # words per step when converting a long stream (no stream-sized temporaries)
 
 

@@ -173,7 +173,7 @@ def scale64(x, mean, std):
 
 
 def normal_fill64(u, mean, std):
-    """normal_fill's 16-blocks in double: u is n uniforms (n % 16 == 0), transformed in place."""
+    """normal_fill's 16-blocks in double: the normals from n uniforms (n % 16 == 0)."""
     blk = u.reshape(-1, 16)
     radius = np.sqrt(-2.0 * libm(math.log, 1.0 - blk[:, :8]))
     theta = TWO_PI * blk[:, 8:]
