@@ -208,6 +208,16 @@ def make_python_builtins(rt, session) -> dict:
     def tuple_(it=()):
         return _py.tuple(guard(it, "tuple()"))
 
+    def frozenset_(it=()):
+        return _py.frozenset(guard(it, "frozenset()"))
+
+    def iter_(obj, *sentinel):
+        if sentinel:  # iter(f, s) can run forever in C: each item is a step of the budget
+            from gradcalc.lang.pymodules import stepped
+
+            return stepped(rt, _py.iter(obj, *sentinel))
+        return _py.iter(obj)
+
     def set_(it=()):
         return _py.set(guard(it, "set()"))
 
@@ -315,9 +325,9 @@ def make_python_builtins(rt, session) -> dict:
         "issubclass": issubclass_, "callable": _py.callable, "repr": _py.repr, "pow": pow_,
         "divmod": _py.divmod, "format": format_, "chr": _py.chr, "ord": _py.ord, "hex": _py.hex,
         "bin": _py.bin, "oct": _py.oct, "complex": _py.complex, "slice": _py.slice,
-        "iter": _py.iter, "next": next_, "type": type_, "hasattr": hasattr_, "super": super_,
+        "iter": iter_, "next": next_, "type": type_, "hasattr": hasattr_, "super": super_,
         "object": _py.object, "staticmethod": _py.staticmethod,
-        "classmethod": _py.classmethod, "property": _py.property, "frozenset": _py.frozenset,
+        "classmethod": _py.classmethod, "property": _py.property, "frozenset": frozenset_,
         "Ellipsis": Ellipsis, "NotImplemented": NotImplemented,
     }
     for kind in ("Exception", "ValueError", "TypeError", "RuntimeError", "AssertionError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from gradcalc.errors import GradcalcError, NameNotFound, ParseError, SecurityError
 from gradcalc.lang import limits as L
 from gradcalc.lang.runtime import Frame, UserFunction, locate
-from gradcalc.lang.safety import SCRIPT_DUNDERS, check_spec, get_attr
+from gradcalc.lang.safety import SCRIPT_DUNDERS, check_spec, contains, get_attr
 
 # operand classes, chosen so that `ka + kb >= 4` says a binary operator needs `guard_binop`:
 # 1 plain (float, bool, None, tensors: the core guards its own allocations), 2 int,
@@ -122,7 +122,7 @@ def _compare_fn(op):
 
     return {
         "<": o.lt, ">": o.gt, "==": o.eq, ">=": o.ge, "<=": o.le, "!=": o.ne,
-        "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
+        "in": contains, "not in": lambda a, b: not contains(a, b),
         "is": o.is_, "is not": o.is_not,
     }[op]
 

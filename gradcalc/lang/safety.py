@@ -128,6 +128,8 @@ def get_attr(obj, name: str):
         return _str_method(obj, name)
     if t is list and name == "extend":
         return _list_extend(obj)
+    if t in _CONSUMERS and name in _CONSUMERS[t]:
+        return _consumer(obj, name)
     if t is super:
         try:
             return getattr(obj, name)
@@ -356,6 +358,8 @@ def _bounded(it, g, limit: int, what: str):
                                  f"limit of {limit:,}", limit="max_elements")
             if g is not None:
                 g.check_clock()
+                if len(out) & 0xFFFF == 0:  # items the C loop holds count toward memory
+                    g.check_held("the sequence being built")
     return out
 
 
@@ -392,6 +396,63 @@ def _str_method(s: str, name: str):
         return method(*args, **kwargs)
 
     return checked
+
+
+#: methods of containers that consume an iterable in C: the items are counted first
+_CONSUMERS = {
+    set: frozenset({"update", "union", "intersection", "difference", "symmetric_difference",
+                    "intersection_update", "difference_update",
+                    "symmetric_difference_update", "issubset", "issuperset", "isdisjoint"}),
+    frozenset: frozenset({"union", "intersection", "difference", "symmetric_difference",
+                          "issubset", "issuperset", "isdisjoint"}),
+    dict: frozenset({"update"}),
+}
+
+
+def _consumer(obj, name: str):
+    """obj.name for a method that drains its iterable arguments: bounded as list() is."""
+    method = getattr(obj, name)
+
+    def bounded(*args, **kwargs):
+        g = _guard()
+        limit = _limit(g)
+        args = [a if type(a) in (list, tuple, set, frozenset, dict, str) else
+                _bounded(a, g, limit, f"{type(obj).__name__}.{name}()") for a in args]
+        return method(*args, **kwargs)
+
+    return bounded
+
+
+def contains(item, container) -> bool:
+    """`item in container` for scripts: a lazy container is walked here, counted and timed
+    (Python would walk `1.5 in range(10**12)` or `-1 in iter(f, s)` in C, unstoppably)."""
+    t = type(container)
+    if t in _EAGER or t is range and type(item) in (int, bool) or \
+            not hasattr(container, "__next__") and t is not range:
+        return item in container
+    g = _guard()
+    limit = _limit(g)
+    n = 0
+    for x in container:
+        if x is item or x == item:
+            return True
+        n += 1
+        if n & 1023 == 0:
+            if n > limit:
+                raise LimitError(f"'in' walked more than {limit:,} elements, over the limit "
+                                 f"of {limit:,}", limit="max_elements")
+            if g is not None:
+                g.check_clock()
+    return False
+
+
+_EAGER = frozenset({list, tuple, dict, set, frozenset, str})
+
+
+def bounded_items(value, what: str) -> list:
+    """The items of `value` as a list, refused past the session's element limit."""
+    g = _guard()
+    return _bounded(value, g, _limit(g), what)
 
 
 def _list_extend(lst: list):

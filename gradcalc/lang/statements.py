@@ -5,6 +5,7 @@ closures that return None or a control signal (BREAK, CONTINUE, RETURN).
 from __future__ import annotations
 
 import types
+from itertools import islice
 
 from gradcalc.errors import (
     EvalError,
@@ -26,7 +27,7 @@ from gradcalc.lang.runtime import (
     UserFunction,
     locate,
 )
-from gradcalc.lang.safety import _is_core_type, del_attr, set_attr
+from gradcalc.lang.safety import _is_core_type, bounded_items, del_attr, set_attr
 
 
 class Statement:
@@ -155,7 +156,10 @@ class Compiler(ExpressionCompiler):
                 try:
                     if hasattr(value, "__len__"):
                         L.check_count(len(value), rt.max_elements, "the unpacked value")
-                    items = list(value)
+                    if star is None:  # as Python: at most one item more than the targets
+                        items = list(islice(value, n + 1))
+                    else:
+                        items = bounded_items(value, "the unpacked value")
                     if star is None:
                         if len(items) != n:
                             raise ValueError(
