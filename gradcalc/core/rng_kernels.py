@@ -368,8 +368,8 @@ def randperm(words, n):
     target[:-1] += steps[:-1]
     target[-1] = n - 1  # the last step swaps nothing; it lets every position be a step
     ks = _stable_order(target, n)  # steps grouped by target, each group in step order
+    ts = target[ks]  # the targets in that order
     counts = np.bincount(target, minlength=n)
-    ts = np.repeat(steps, counts)  # the targets in that order
     end = np.cumsum(counts)
     end -= 1  # where each target's group ends in ks
     last = ks[end]
