@@ -5,7 +5,6 @@ work of one long call are checked before the core allocates or computes.
 
 from __future__ import annotations
 
-import _thread
 import contextvars
 import os
 import weakref
@@ -15,7 +14,9 @@ from ..errors import LimitError
 #: whether some Guard is active in this process: call sites test it first (`if _alloc.on:`),
 #: so library use without a guard pays one attribute read
 on = False
-#: arrays of at least this many bytes go to `admit` (the smallest an active guard must see)
+#: arrays of at least this many bytes go to `admit` (the smallest an active guard must see);
+#: also the product of two operands' sizes under which a broadcast or a matrix product needs
+#: no exact check (its result has at most that many elements, and its work is tiny)
 floor = 1 << 62
 
 #: allocations of at least this many bytes are counted one by one against the memory budget
@@ -27,7 +28,6 @@ FLOP_RATE = 2e10
 PY_ELEMENT_BYTES = 32
 
 _current: contextvars.ContextVar = contextvars.ContextVar("gradcalc_alloc_guard", default=None)
-_lock = _thread.allocate_lock()
 _active: list = []  # the guards active now, one entry per activation
 
 
@@ -154,10 +154,9 @@ def activate(guard: Guard):
     """Make `guard` the one in force for the running thread/context; returns a token."""
     global on, floor
     token = _current.set(guard)
-    with _lock:
-        _active.append(guard)
-        on = True
-        floor = _floor()
+    _active.append(guard)  # (list operations are atomic: no lock on this per-statement path)
+    floor = _floor()
+    on = True
     return token
 
 
@@ -166,17 +165,23 @@ def deactivate(token) -> None:
     global on, floor
     guard = _current.get()
     _current.reset(token)
-    with _lock:
-        _active.remove(guard)
-        on = bool(_active)
-        floor = _floor() if _active else 1 << 62
+    _active.remove(guard)
+    if not _active:
+        on = False
+        floor = 1 << 62
+        if _active:  # another thread activated meanwhile: it must stay on
+            floor = _floor()
+            on = True
+    else:
+        floor = _floor()
 
 
 def _floor() -> int:
     out = LARGE
     for g in _active:
-        if g.max_elements is not None and g.max_elements < out:
-            out = g.max_elements
+        m = g.max_elements
+        if m is not None and m < out:
+            out = m
     return out
 
 

@@ -70,7 +70,7 @@ def mm(input, mat2, *, out=None):
         )
     if a.dtype is not b.dtype:
         _same_dtype(input, mat2, "mm")
-    if _alloc.on:
+    if _alloc.on and a.size * b.size > _alloc.floor:
         _alloc.check_matmul(sa, sb, a.dtype.itemsize, "mm()")
     if _both_cpu(input, mat2):
         r = _make(a @ b)
@@ -110,8 +110,9 @@ def bmm(input, mat2, *, out=None):
         )
     _same_dtype(input, mat2, "bmm")
     dev = device_of(input, mat2)
-    if _alloc.on:
-        _alloc.check_matmul(input._data.shape, mat2._data.shape, input._data.dtype.itemsize, "bmm()")
+    if _alloc.on and input._data.size * mat2._data.size > _alloc.floor:
+        _alloc.check_matmul(input._data.shape, mat2._data.shape, input._data.dtype.itemsize,
+                            "bmm()")
     r = _out(input._xp().matmul(input._data, mat2._data), dev)
     if _ag._enabled and (input._requires_grad or mat2._requires_grad):
         record(r, BmmBackward0, (input, mat2),
@@ -311,7 +312,7 @@ def matmul(input, other, *, out=None):
         raise TorchRuntimeError(
             f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"
         )
-    if _alloc.on:
+    if _alloc.on and input._data.size * other._data.size > _alloc.floor:
         _alloc.check_matmul(input._data.shape, other._data.shape, input._data.dtype.itemsize)
     if da == 1 and db == 1:
         return dot(input, other)
@@ -465,7 +466,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
         )
     if a.dtype is not b.dtype:
         _same_dtype(mat1, mat2, "mm")
-    if _alloc.on:
+    if _alloc.on and a.size * b.size > _alloc.floor:
         _alloc.check_matmul(a.shape, b.shape, a.dtype.itemsize, "addmm()")
     if _both_cpu(mat1, mat2) and (input._x is None or input._x.device is CPU):
         prod = a @ b

@@ -125,7 +125,7 @@ def _out(data, dev):
 
 
 def _apply2(fn, ad, bd, a, b):
-    if _alloc.on:
+    if _alloc.on and _size(ad) * _size(bd) > _alloc.floor:
         _alloc.check_broadcast(fn, ad, bd)
     try:
         return fn(ad, bd)
@@ -137,6 +137,12 @@ def _apply2(fn, ad, bd, a, b):
 
 def _shape(v):
     return v._data.shape if isinstance(v, Tensor) else ()
+
+
+def _size(v):
+    """Elements of an operand's data (1 for a Python number): their product bounds the size
+    of a broadcast, so small operands skip the allocation guard's exact check."""
+    return 1 if isinstance(v, _SCALARS) else v.size
 
 
 
@@ -174,7 +180,7 @@ def add(input, other, *, alpha=1, out=None):
             return _make(d + other, input)
         if isinstance(other, Tensor) and _both_cpu(input, other) and d.dtype is other._data.dtype:
             # fast path: two CPU tensors of one dtype
-            if _alloc.on:
+            if _alloc.on and d.size * other._data.size > _alloc.floor:
                 _alloc.check_broadcast("add", d, other._data)
             try:
                 r = _make(d + other._data)
@@ -248,7 +254,7 @@ def sub(input, other, *, alpha=1, out=None):
         d, e = input._data, other._data
         if d.dtype is e.dtype and d.dtype.kind == "f":
             # fast path: two CPU float tensors of one dtype
-            if _alloc.on:
+            if _alloc.on and d.size * e.size > _alloc.floor:
                 _alloc.check_broadcast("sub", d, e)
             try:
                 r = _make(d - e)
@@ -354,7 +360,7 @@ def mul(input, other, *, out=None):
             bd = other._data
             if d.dtype is bd.dtype:
                 # fast path: two CPU tensors of one dtype
-                if _alloc.on:
+                if _alloc.on and d.size * bd.size > _alloc.floor:
                     _alloc.check_broadcast("mul", d, bd)
                 try:
                     r = _make(d * bd)
@@ -1491,7 +1497,7 @@ def where(condition, input=None, other=None):
         # host operands (a 0-d CPU tensor, a list condition) move explicitly
         cd, ad, bd = (to_device(v, dev) if isinstance(v, (np.ndarray, np.generic)) else v
                       for v in (cd, ad, bd))
-    if _alloc.on:
+    if _alloc.on and cd.size * _size(ad) * _size(bd) > _alloc.floor:
         _alloc.check_broadcast("where", cd, ad, bd)
     try:
         data = _xp(dev).where(cd, ad, bd)

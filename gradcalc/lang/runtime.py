@@ -112,8 +112,8 @@ class Runtime:
         self._token = self._alloc.activate(self.guard)
         dtypes = sys.modules.get("gradcalc.core.dtypes")
         if dtypes is not None:
-            self._outer_dtype = dtypes.get_default_dtype()
-            if self.dtype is not None:
+            self._outer_dtype = outer = dtypes.get_default_dtype()
+            if self.dtype is not None and self.dtype is not outer:
                 dtypes.set_default_dtype(self.dtype)
 
     def exit(self) -> None:
@@ -130,7 +130,8 @@ class Runtime:
             now = dtypes.get_default_dtype()
             if self.dtype is not None or now is not outer:
                 self.dtype = now
-            dtypes.set_default_dtype(outer)
+            if now is not outer:
+                dtypes.set_default_dtype(outer)
         self._outer_dtype = None
 
     # -- the step budget and the clock --
