@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("nn", "optim", "utils", "autograd", "linalg", "cuda", "testing")
+_LAZY_SUBMODULES = ("nn", "optim", "utils", "autograd", "linalg", "cuda", "testing", "random")
 _loaded = False
 
 

@@ -339,3 +339,17 @@ def test_command_line_reports_a_bad_random_call_on_one_line():
     assert proc.stderr.splitlines()[0] == (
         "<expr>:1:1: randint(): argument 'size' must be tuple of ints, not int")
     assert "Traceback" not in proc.stderr
+
+
+def test_torch_random_module():
+    # torch.random: the same seeding functions, and fork_rng restores the state on exit
+    torch.random.manual_seed(0)
+    assert torch.random.initial_seed() == 0
+    with torch.random.fork_rng():
+        inside = torch.rand(3)
+    assert torch.equal(torch.rand(3), inside)
+    state = torch.random.get_rng_state()
+    first = torch.randn(5)
+    torch.random.set_rng_state(state)
+    assert torch.equal(torch.randn(5), first)
+    assert torch.random.default_generator is torch.default_generator
