@@ -141,6 +141,8 @@ def get_attr(obj, name: str):
     if names is None or name in names:
         if names is _NDARRAY and name == "astype":
             return _astype(obj)
+        if names is _NDARRAY and name == "tolist":
+            return _ndarray_tolist(obj)
         try:
             return getattr(obj, name)
         except AttributeError:
@@ -453,6 +455,17 @@ def bounded_items(value, what: str) -> list:
     """The items of `value` as a list, refused past the session's element limit."""
     g = _guard()
     return _bounded(value, g, _limit(g), what)
+
+
+def _ndarray_tolist(arr):
+    """ndarray.tolist for scripts: its Python numbers counted against the limits first."""
+    def tolist():
+        from gradcalc.core import alloc
+
+        alloc.check_python(arr.size, "tolist()")
+        return arr.tolist()
+
+    return tolist
 
 
 def _list_extend(lst: list):

@@ -89,9 +89,10 @@ def test_size_bombs_are_refused_by_result_size(text, pattern):
     assert err.message.endswith("(raise it with Limits(max_elements=...))")
 
 
-def test_tolist_is_refused_by_the_memory_its_python_numbers_need():
+@pytest.mark.parametrize("text", ["zeros(2**26).tolist()", "zeros(2**26).numpy().tolist()"])
+def test_tolist_is_refused_by_the_memory_its_python_numbers_need(text):
     # 2**26 float32 elements are 256 MiB as a tensor, about 2 GiB as a list of Python floats
-    refused("zeros(2**26).tolist()",
+    refused(text,
             r"tolist\(\) would need 2\.0 GiB more memory, with 256\.0 MiB already in use: "
             r"over the memory limit of 2\.0 GiB \(raise it with Limits\(max_memory=\.\.\.\)\)")
 
