@@ -12,6 +12,7 @@ import builtins as _py
 import functools
 import importlib
 import math as _math
+import types
 
 from gradcalc.errors import AttributeNotFound, EvalError, GradcalcTypeError, SecurityError
 from gradcalc.lang import exports
@@ -115,6 +116,10 @@ class Namespace:
         if self._names is not None:
             out |= self._names
         return sorted(out)
+
+
+# errors Python words with the type's name say 'module', as they would for a real module
+Namespace.__name__ = Namespace.__qualname__ = "module"
 
 
 def _with_check(fn, check):
@@ -334,6 +339,9 @@ def make_python_builtins(rt, session) -> dict:
                  "KeyError", "IndexError", "ZeroDivisionError", "NotImplementedError",
                  "ArithmeticError", "StopIteration"):
         table[kind] = _exc(kind)
+    for name, fn in table.items():
+        if isinstance(fn, types.FunctionType) and fn.__name__ != name:
+            fn.__name__ = fn.__qualname__ = name  # Python's messages name the builtin
     return table
 
 

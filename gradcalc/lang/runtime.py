@@ -295,6 +295,11 @@ class UserFunction:
             rt.depth -= 1
 
 
+# Python's own messages name a value's type ("'function' object is not subscriptable"): a
+# script's function reads as Python's would
+UserFunction.__name__ = UserFunction.__qualname__ = "function"
+
+
 def as_gradcalc(e: BaseException) -> GradcalcError:
     """The GradcalcError that reports `e` (Python's exceptions keep their type name)."""
     if isinstance(e, GradcalcError):

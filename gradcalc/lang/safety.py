@@ -214,6 +214,8 @@ class TypeView:
 
 
 _ModuleType = type(sys)
+TypeView.__name__ = TypeView.__qualname__ = "type"  # as Python's messages name a class
+
 #: builtin types a script may hold and call (they build plain data)
 _PLAIN_TYPES = frozenset({int, float, complex, bool, str, list, tuple, dict, set, frozenset,
                           range, slice, type(None)})

@@ -59,7 +59,7 @@ def test_type_gives_pytorch_code_what_it_needs():
         "Tensor Tensor True\n"
         "MulBackward0 <class 'torch.core.ops.MulBackward0'> <class 'module'>\n"
         "True Net Net\n"
-        "f UserFunction sin\n")
+        "f function sin\n")
 
 
 def test_a_type_view_names_a_class_and_builds_nothing():
