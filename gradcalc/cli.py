@@ -62,22 +62,22 @@ class _LazyRe:
         return getattr(self._compiled, name)
 
 
-_NAME = _LazyRe(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_AT_ITEM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
-
-
 def check_at(values: list[str] | None) -> list[str] | None:
+    from gradcalc import api
+
     for item in values or ():
-        for chunk in split_bindings(item):
-            if not _AT_ITEM.match(chunk):
+        for chunk in api.split_bindings(item):
+            if not api.binds_a_name(chunk):
                 raise ValueError(f"expected NAME=VALUE, got {chunk.strip()!r}")
     return values
 
 
 def check_wrt(value: str | None) -> str | None:
+    from gradcalc import api
+
     if value is not None:
         for name in value.split(","):
-            if not _NAME.match(name.strip()):
+            if not api.is_name(name.strip()):
                 raise ValueError(f"expected comma-separated names, got {value!r}")
     return value
 
@@ -266,6 +266,12 @@ COMMANDS: dict[str, Command] = {
                      "(backward(v)) instead of the full Jacobian."),
             Opt("hessian", ["--hessian"], "flag", panel=OUTPUT,
                 help="Also give second derivatives of a scalar result."),
+            Opt("no_grad", ["--no-grad"], "flag", panel=OUTPUT,
+                help="Only the value: no derivatives."),
+            Opt("max_jacobian", ["--max-jacobian"], "int", metavar="N", panel=LIMITS,
+                check=check_count,
+                help="Largest Jacobian computed unasked, in elements of all of them together "
+                     "(default 1,000,000); a larger one is skipped with a note."),
             Opt("trace", ["--trace"], "flag", panel=OUTPUT,
                 help="Show the backward pass step by step, in the order the engine runs it."),
             Opt("graph", ["--graph"], "flag", panel=OUTPUT,
@@ -677,6 +683,17 @@ def default_command() -> int:
     return execute("run", defaults("run"))
 
 
+def error_text(e) -> str:
+    """A GradcalcError as the user reads it: `where:line:col: message` with the line and a
+    caret, or `gradcalc: error: message` for a usage error."""
+    from gradcalc.errors import UsageError
+
+    text = e.format()
+    if isinstance(e, UsageError) and e.line is None and not text.startswith("gradcalc: "):
+        text = f"gradcalc: error: {text}"
+    return text
+
+
 def write_error(text: str) -> None:
     stream = sys.stderr
     stream.write(text if text.endswith("\n") else text + "\n")
@@ -747,7 +764,7 @@ def execute(cmd: str, opts: dict) -> int:
             import traceback
 
             traceback.print_exc()
-        write_error(e.format())
+        write_error(error_text(e))
         return e.exit_code
     except KeyboardInterrupt:
         _flush()
@@ -835,27 +852,6 @@ def _usage(message: str):
 # Sessions, bindings and derivatives (eval and graph).
 
 
-def split_bindings(item: str) -> list[str]:
-    """`x=1,y=[1, 2]` -> ['x=1', 'y=[1, 2]']: split at top-level commas that start a NAME=."""
-    parts, depth, start, quote = [], 0, 0, None
-    for i, ch in enumerate(item):
-        if quote:
-            if ch == quote:
-                quote = None
-            continue
-        if ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0 and _AT_ITEM.match(item, i + 1):
-            parts.append(item[start:i])
-            start = i + 1
-    parts.append(item[start:])
-    return parts
-
-
 def _lang():
     from gradcalc import lang
 
@@ -898,294 +894,6 @@ def _no_files(*args, **kwargs):
     raise refusal("save_graph()")
 
 
-def _as_input(value: Any, device: str | None, requires_grad: bool):
-    import gradcalc
-
-    if isinstance(value, gradcalc.Tensor):
-        t = value.detach()
-        if not t.dtype.is_floating_point:
-            t = t.to(gradcalc.get_default_dtype())
-    elif isinstance(value, (bool, int, float, list, tuple)):
-        t = gradcalc.tensor(value, dtype=gradcalc.get_default_dtype())
-    else:
-        return value
-    if device is not None and str(t.device) != device:
-        t = t.to(device)
-    if t is value:
-        t = t.clone()
-    return t.requires_grad_(requires_grad)
-
-
-def bind_inputs(session, opts: dict) -> dict[str, Any]:
-    """Evaluate each --at VALUE in the session and bind it as a leaf tensor."""
-    from gradcalc.errors import GradcalcError
-
-    pairs: list[tuple[str, str]] = []
-    for item in opts.get("at") or []:
-        for chunk in split_bindings(item):
-            m = _AT_ITEM.match(chunk)
-            if m is None:
-                raise _usage(f"--at: expected NAME=VALUE, got {chunk.strip()!r}")
-            pairs.append((m.group(1), chunk[m.end():].strip()))
-    names = [n for n, _ in pairs]
-    wrt = [w.strip() for w in opts["wrt"].split(",")] if opts.get("wrt") else names
-    for w in wrt:
-        if w not in names:
-            raise _usage(f"--wrt: {w!r} is not bound; bind it with --at {w}=VALUE")
-    inputs: dict[str, Any] = {}
-    for name, text in pairs:
-        if not text:
-            raise _usage(f"--at {name}=: the value is empty")
-        try:
-            value = session.evaluate(text)
-        except GradcalcError as e:
-            if e.source in (None, "<input>", "<expr>"):
-                e.source = f"--at {name}"
-            raise
-        value = _as_input(value, opts.get("device"), name in wrt)
-        session.namespace[name] = value
-        inputs[name] = value
-    return inputs
-
-
-def evaluate_statements(session, expr: str, bound: list[str]):
-    """Run EXPR's statements; returns (has_value, value, echoed text before the last value)."""
-    from gradcalc.errors import NameNotFound
-
-    lang = _lang()
-    no_echo = getattr(lang, "NO_ECHO", None)
-    echoed: list[str] = []
-    has_value, value = False, None
-    try:
-        for stmt in session.statements(expr, "<expr>"):
-            v = session.execute(stmt)
-            if v is no_echo or (no_echo is None and v is None):
-                continue
-            if has_value:
-                echoed.append(repr(value) + "\n")
-            has_value, value = True, v
-    except NameNotFound as e:
-        if e.name not in bound and _NAME.match(e.name or ""):
-            hint = f"bind it with --at {e.name}=VALUE"
-            e.message = f"{e.message} ({'or ' if e.matches else ''}{hint})"
-            e.args = (e.message,)
-        raise
-    return has_value, value, "".join(echoed)
-
-
-def _onehot(i: int, like):
-    import gradcalc
-
-    e = gradcalc.zeros(like.numel(), dtype=like.dtype, device=like.device)
-    e[i] = 1.0
-    return e.reshape(like.shape)
-
-
-def _zeros_or(g, like):
-    import gradcalc
-
-    return gradcalc.zeros_like(like) if g is None else g.detach()
-
-
-JACOBIAN_LIMIT = 1_000_000  # elements in all Jacobians together
-JACOBIAN_ROWS = 10_000  # backward passes
-
-
-def derivatives(value, inputs: dict[str, Any], opts: dict, session) -> dict[str, Any]:
-    """Gradients, Jacobians or a VJP of `value` with respect to the inputs that require grad."""
-    import gradcalc
-    from gradcalc.errors import LimitError
-
-    names = [n for n, t in inputs.items() if isinstance(t, gradcalc.Tensor) and t.requires_grad]
-    out: dict[str, Any] = {"kind": None, "derivatives": {}, "grad_output": None, "hessians": None}
-    if not names or not isinstance(value, gradcalc.Tensor) or not value.requires_grad:
-        if names and opts.get("hessian"):
-            out["hessians"] = {a: {b: gradcalc.zeros(tuple(inputs[a].shape) + tuple(inputs[b].shape))
-                                   for b in names} for a in names}
-        return out
-    leaves = [inputs[n] for n in names]
-    grad = gradcalc.autograd.grad
-    if opts.get("grad_output") is not None:
-        v = session.evaluate(opts["grad_output"])
-        if not isinstance(v, gradcalc.Tensor):
-            v = gradcalc.tensor(v, dtype=value.dtype)
-        v = v.to(value.dtype)
-        gs = grad([value], leaves, grad_outputs=[v], retain_graph=True, allow_unused=True)
-        out.update(kind="vjp", grad_output=v)
-        out["derivatives"] = {n: _zeros_or(g, t) for n, g, t in zip(names, gs, leaves)}
-    elif value.dim() == 0:
-        gs = grad([value], leaves, retain_graph=True, create_graph=bool(opts.get("hessian")),
-                  allow_unused=True)
-        out["kind"] = "gradients"
-        out["derivatives"] = {n: _zeros_or(g, t) for n, g, t in zip(names, gs, leaves)}
-        if opts.get("hessian"):
-            out["hessians"] = _hessians(names, leaves, gs)
-    else:
-        m = value.numel()
-        total = sum(m * t.numel() for t in leaves)
-        if m > JACOBIAN_ROWS or total > JACOBIAN_LIMIT:
-            raise LimitError(
-                f"the Jacobian would have {total} elements (limit {JACOBIAN_LIMIT}); "
-                "pass --grad-output V for the vector-Jacobian product instead"
-            )
-        rows: dict[str, list] = {n: [] for n in names}
-        for i in range(m):
-            gs = grad([value], leaves, grad_outputs=[_onehot(i, value)], retain_graph=True,
-                      allow_unused=True)
-            for n, g, t in zip(names, gs, leaves):
-                rows[n].append(_zeros_or(g, t))
-        out["kind"] = "jacobians"
-        out["derivatives"] = {
-            n: gradcalc.stack(rows[n]).reshape(tuple(value.shape) + tuple(t.shape))
-            for n, t in zip(names, leaves)
-        }
-    if opts.get("hessian") and value.dim() != 0:
-        from gradcalc.errors import GradError
-
-        raise GradError("--hessian needs a scalar result; this one has shape "
-                        f"{tuple(value.shape)}")
-    return out
-
-
-def _hessians(names, leaves, first) -> dict[str, dict[str, Any]]:
-    import gradcalc
-
-    grad = gradcalc.autograd.grad
-    table: dict[str, dict[str, Any]] = {}
-    for a, ta, ga in zip(names, leaves, first):
-        rows: dict[str, list] = {b: [] for b in names}
-        for k in range(ta.numel()):
-            if ga is None or not ga.requires_grad:
-                gs = [None] * len(leaves)
-            else:
-                gs = grad([ga], leaves, grad_outputs=[_onehot(k, ga)], retain_graph=True,
-                          allow_unused=True)
-            for b, g, tb in zip(names, gs, leaves):
-                rows[b].append(_zeros_or(g, tb))
-        table[a] = {
-            b: gradcalc.stack(rows[b]).reshape(tuple(ta.shape) + tuple(tb.shape))
-            for b, tb in zip(names, leaves)
-        }
-    return table
-
-
-_SCALES = None  # compiled on first use: a factor named alpha or beta in a formula
-
-
-def concrete_formula(node, formula: str | None) -> str | None:
-    """`formula` with the node's scale factors made concrete: alpha/beta (saved by add, sub,
-    addmm ... only when not 1) become their value, or vanish when 1 (`grad * alpha` of a
-    plain `x + y` reads `grad`)."""
-    global _SCALES
-    if not formula or ("alpha" not in formula and "beta" not in formula):
-        return formula
-    if _SCALES is None:
-        _SCALES = re.compile(r"(?:\s*\*\s*)?\b(alpha|beta)\b(?:\s*\*\s*)?")
-    names = getattr(type(node), "saved_names", ())
-    saved_items = getattr(node, "saved_items", None)
-    saved = dict(saved_items()) if callable(saved_items) else {}
-
-    def value(m):
-        name = m.group(1)
-        if name in saved:
-            v = saved[name]
-        elif name not in names and name != "alpha":
-            return m.group(0)  # not a scale this node knows: leave the words
-        else:
-            v = 1  # not saved: PyTorch's default, 1
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return m.group(0)
-        if v == 1:
-            # drop the factor with one of its '*'s
-            star_before = m.group(0).lstrip().startswith("*")
-            star_after = m.group(0).rstrip().endswith("*")
-            return " * " if star_before and star_after else ""
-        return m.group(0).replace(name, repr(v))
-
-    return _SCALES.sub(value, formula)
-
-
-def backward_trace(value, inputs: dict[str, Any], labels: dict, grad_output=None):
-    """Run backward once with the engine's trace callback; returns (steps, leaf grads)."""
-    import gradcalc
-    from gradcalc.core import autograd
-    from gradcalc.render.report import TraceEdge, TraceStep
-    from gradcalc.render.values import dtype_name, grad_fn_name
-
-    def caption(node, step: int | None = None) -> str:
-        var = getattr(node, "variable", None)
-        names = labels.get(id(var if var is not None else node), ())
-        inner = ", ".join([grad_fn_name(node)] + ([f"step {step}"] if step else []))
-        return f"{', '.join(names)} ({inner})" if names else f"{grad_fn_name(node)}" + (
-            f" (step {step})" if step else "")
-
-    steps: list[TraceStep] = []
-    order: dict[int, int] = {}  # node -> its step number
-    targets: list[tuple[TraceEdge, Any]] = []
-
-    def on_node(node, grads_in, grads_out):
-        var = getattr(node, "variable", None)
-        if var is not None:
-            order[id(node)] = len(steps) + 1
-            steps.append(TraceStep(grad_fn_name(node), list(labels.get(id(var), ())),
-                                   tuple(var.shape), dtype_name(var.dtype), list(grads_in),
-                                   leaf=True, leaf_grad=var.grad))
-            return
-        shape = getattr(node, "_shape", None)
-        dtype = getattr(node, "_dtype", None)
-        step = TraceStep(grad_fn_name(node), list(labels.get(id(node), ())),
-                         tuple(shape) if shape is not None else None,
-                         dtype_name(dtype) if dtype is not None else None, list(grads_in))
-        formulas = getattr(node, "formula", None)
-        if isinstance(formulas, str):
-            formulas = (formulas,)
-        for k, (entry, g) in enumerate(zip(node.next_functions, grads_out)):
-            child = entry[0] if isinstance(entry, tuple) else entry
-            if child is None:
-                continue
-            formula = concrete_formula(node, formulas[k] if formulas and k < len(formulas)
-                                       else None)
-            step.edges.append(TraceEdge(caption(child), formula, g))
-            targets.append((step.edges[-1], child))
-        order[id(node)] = len(steps) + 1
-        steps.append(step)
-
-    leaves = {n: t for n, t in inputs.items() if isinstance(t, gradcalc.Tensor) and t.requires_grad}
-    before = {n: t.grad for n, t in leaves.items()}
-    for t in leaves.values():
-        t.grad = None
-    seed = grad_output if grad_output is not None else gradcalc.ones_like(value)
-    try:
-        autograd.run_backward([value], [seed], retain_graph=True, create_graph=False, trace=on_node)
-        grads = {n: t.grad for n, t in leaves.items()}
-        for edge, child in targets:  # name the step where each gradient goes next
-            edge.target = caption(child, order.get(id(child)))
-    finally:
-        for n, t in leaves.items():  # the trace leaves the user's .grad as it was
-            t.grad = before[n]
-    return steps, grads
-
-
-def graph_leaves(value, labels: dict) -> dict[str, Any]:
-    """Leaf tensors behind `value`, by their first variable name (or x0, x1 ... without one)."""
-    out: dict[str, Any] = {}
-    seen: set[int] = set()
-    stack = [value.grad_fn] if value.grad_fn is not None else []
-    if value.grad_fn is None and value.requires_grad:
-        return {(labels.get(id(value)) or ["leaf"])[0]: value}
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        var = getattr(node, "variable", None)
-        if var is not None:
-            names = labels.get(id(var)) or [f"leaf{len(out)}"]
-            out.setdefault(names[0], var)
-        stack.extend(entry[0] for entry in getattr(node, "next_functions", ()))
-    return out
-
-
 # ----------------------------------------------------------------------------------------
 # Commands.
 
@@ -1195,46 +903,33 @@ def cmd_eval(opts: dict) -> int:
         from gradcalc.isolate import run_command
 
         return run_command(cmd_eval, "eval", opts)
-    from gradcalc.render.report import EvalResult
-
     printed: list[str] = []
     session = make_session(opts, echo=True, write=printed.append)
-    expr = opts["expr"]
-    result = EvalResult(expr)
     warned: list[dict] = []
     if opts.get("json"):
         _ON_WARNING[0] = lambda w: warned.append(
             {"source": w.source, "line": w.line, "column": w.column, "warning": w.text})
     try:
-        return _eval(opts, session, expr, result, printed, warned)
+        return _eval(opts, session, printed, warned)
     finally:
         _ON_WARNING[0] = None
 
 
-def _eval(opts, session, expr, result, printed, warned) -> int:
+def _eval(opts, session, printed, warned) -> int:
+    from gradcalc import api
+
+    rich = use_rich(opts)
     try:
-        result.inputs = bind_inputs(session, opts)
-        has_value, value, echoed = evaluate_statements(session, expr, list(result.inputs))
+        result = api.evaluate(
+            opts["expr"], opts.get("at") or [], opts.get("wrt"), session=session,
+            grad_output=opts.get("grad_output"), hessian=bool(opts.get("hessian")),
+            graph=bool(opts.get("graph") or rich), trace=bool(opts.get("trace")),
+            no_grad=bool(opts.get("no_grad")), device=opts.get("device"),
+            max_jacobian=opts.get("max_jacobian") or api.JACOBIAN_LIMIT, printed=printed)
     except BaseException:
         if printed and not opts.get("json"):
             sys.stdout.write("".join(printed))
         raise
-    result.output = "".join(printed) + echoed
-    result.has_value, result.value = has_value, value
-    d = derivatives(value, result.inputs, opts, session)
-    result.kind, result.derivatives = d["kind"], d["derivatives"]
-    result.grad_output, result.hessians = d["grad_output"], d["hessians"]
-    if result.kind is None and result.inputs and has_value:
-        result.note = "the value does not depend on the inputs through a graph: no derivatives"
-    rich = use_rich(opts)
-    labels = session.labels() if (opts.get("graph") or rich or opts.get("trace")) else {}
-    if (opts.get("graph") or rich) and has_value and hasattr(value, "grad_fn"):
-        from gradcalc.render.graph import build_graph
-
-        result.graph = build_graph(value, labels)
-    if opts.get("trace") and result.kind is not None:
-        result.trace, result.leaf_grads = backward_trace(value, result.inputs, labels,
-                                                         result.grad_output)
     if opts.get("json"):
         from gradcalc.render.report import eval_json
 
@@ -1254,14 +949,18 @@ def _eval(opts, session, expr, result, printed, warned) -> int:
 
 
 def cmd_graph(opts: dict) -> int:
+    from gradcalc import api
     from gradcalc.render import graph as g
 
     session = make_session(opts, echo=True, write=lambda text: None)
-    inputs = bind_inputs(session, opts)
-    has_value, value, _ = evaluate_statements(session, opts["expr"], list(inputs))
+    inputs = api.bind_inputs(session, opts.get("at") or [], opts.get("wrt"), opts.get("device"))
+    has_value, value, _ = api.run_statements(session, opts["expr"], inputs)
     if not has_value:
         raise _usage("graph: EXPR has no value to draw (end it with an expression)")
-    model = g.build_graph(value, session.labels(), saved=bool(opts.get("saved")))
+    if not api.is_tensor(value):
+        raise _usage(f"graph: the value is a {type(value).__name__}, not a tensor: it has no "
+                     "graph to draw")
+    model = api.graph_model(value, session.labels(), saved=bool(opts.get("saved")))
     output = opts.get("output")
     fmt = opts.get("format") or (_output_format(output) if output else "tree")
     if fmt in IMAGE_FORMATS:
@@ -1340,8 +1039,10 @@ def cmd_plot(opts: dict) -> int:
         raise _usage("plot: give the swept input and its range, as in --over x=-3:3")
     output = opts.get("output")
     fmt = rp.file_format(output) if output else None
+    from gradcalc import api
+
     session = make_session(opts, echo=True, write=lambda text: None)
-    inputs = bind_inputs(session, opts)
+    inputs = api.bind_inputs(session, opts.get("at") or [], opts.get("wrt"), opts.get("device"))
     result = plotting.plot_expression(session, opts["expr"], opts["over"],
                                       points=opts.get("points"), order=opts.get("order"),
                                       bound=list(inputs))

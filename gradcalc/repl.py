@@ -346,16 +346,15 @@ class Repl:
         value = self._value(arg)
         if value is None:
             return
+        from gradcalc import api
         from gradcalc.errors import GradcalcError
         from gradcalc.render.report import trace_text
 
-        if not getattr(value, "requires_grad", False):
+        if not api.is_tensor(value) or not value.requires_grad:
             self.err.write(f"{arg} does not require grad: there is no backward pass to show\n")
             return
-        labels = self.session.labels()
-        leaves = cli.graph_leaves(value, labels)
         try:
-            steps, grads = cli.backward_trace(value, leaves, labels)
+            steps, grads = api.trace(value, self.session.labels())
         except GradcalcError as e:
             self.err.write(e.format() + "\n")
             return

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gradcalc import cli
+from gradcalc import api, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -111,7 +111,7 @@ def test_main_routes_usage_errors_through_typer(capsys):
     ],
 )
 def test_split_bindings(item, parts):
-    assert cli.split_bindings(item) == parts
+    assert api.split_bindings(item) == parts
 
 
 def test_version():
@@ -260,10 +260,42 @@ def test_eval_jacobian_shape_is_out_plus_in():
     assert obj["jacobians"]["W"]["shape"] == [2, 2, 3] and obj["jacobians"]["v"]["value"] == [[1.0] * 3] * 2
 
 
-def test_eval_jacobian_limit():
-    result = invoke("eval", "x*2", "--at", "x=zeros(20000)")
-    assert result.exit_code == 1
-    assert "the Jacobian would have 400000000 elements (limit 1000000); pass --grad-output V" in result.stderr
+def test_eval_large_jacobian_shows_the_value_and_says_how_to_get_derivatives():
+    # defect 8: the value is shown; the derivatives are skipped with a note, exit 0
+    result = invoke("eval", "x*2", "--at", "x=zeros(2000)")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.endswith(
+        "value:\n  tensor([0., 0., 0.,  ..., 0., 0., 0.], grad_fn=<MulBackward0>)\n"
+        "note: derivatives skipped: the Jacobian would have 4,000,000 elements (limit "
+        "1,000,000); give --grad-output V for the vector-Jacobian product backward(V), or "
+        "raise the limit with --max-jacobian N\n")
+    obj = json.loads(invoke("eval", "x*2", "--at", "x=zeros(2000)", "--json").stdout)
+    assert "jacobians" not in obj and obj["note"].startswith("derivatives skipped: the Jacobian")
+    assert obj["value"]["shape"] == [2000]
+
+
+def test_eval_too_many_backward_passes_are_skipped_too():
+    result = invoke("eval", "x.expand(20000)", "--at", "x=1")
+    assert result.exit_code == 0
+    assert result.stdout.endswith(
+        "note: derivatives skipped: the Jacobian would take 20,000 backward passes (limit "
+        "10,000); give --grad-output V for the vector-Jacobian product backward(V)\n")
+
+
+def test_eval_max_jacobian_raises_the_limit():
+    result = invoke("eval", "x*2", "--at", "x=[1, 2, 3]", "--max-jacobian", "8")
+    assert "the Jacobian would have 9 elements (limit 8)" in result.stdout
+    result = invoke("eval", "x*2", "--at", "x=[1, 2, 3]", "--max-jacobian", "9")
+    assert "d/dx = tensor([[2., 0., 0.]," in result.stdout
+
+
+def test_eval_no_grad_gives_only_the_value():
+    result = invoke("eval", "x**2", "--at", "x=3", "--no-grad")
+    assert result.exit_code == 0
+    assert result.stdout == ("expression: x**2\ninputs:\n  x = tensor(3., requires_grad=True)\n"
+                             "value:\n  tensor(9., grad_fn=<PowBackward0>)\n")
+    assert "gradients" not in json.loads(invoke("eval", "x**2", "--at", "x=3", "--no-grad",
+                                                "--json").stdout)
 
 
 def test_eval_grad_output_gives_the_vjp():
