@@ -20,15 +20,11 @@ def is_plain_data(obj) -> bool:
     while stack:
         o = stack.pop()
         t = type(o)
-        if t is list or t is tuple:
+        if t is list or t is tuple or isinstance(o, tuple) and t.__module__.startswith(
+                "gradcalc"):  # a core return type (a Size, torch.return_types.max ...)
             stack.extend(o)
-        elif isinstance(o, _NUMBERS) or isinstance(o, Tensor):
-            continue
-        elif t is np.ndarray and o.dtype.kind in "biufc":
-            continue
-        elif isinstance(o, tuple) and type(o).__module__.startswith("gradcalc"):
-            stack.extend(o)  # a core return type (a Size, torch.return_types.max ...)
-        else:
+        elif not (isinstance(o, (*_NUMBERS, Tensor)) or
+                  t is np.ndarray and o.dtype.kind in "biufc"):
             return False
     return True
 
@@ -42,7 +38,7 @@ def first_foreign(obj):
         o = stack.pop()
         if type(o) in (list, tuple):
             stack.extend(reversed(o))
-        elif not (isinstance(o, _NUMBERS) or isinstance(o, Tensor) or is_plain_data(o)):
+        elif not (isinstance(o, (*_NUMBERS, Tensor)) or is_plain_data(o)):
             return o
     return None
 

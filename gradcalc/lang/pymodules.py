@@ -13,6 +13,7 @@ import collections as _collections
 import copy as _copy
 import functools as _functools
 import itertools as _itertools
+import math as _math
 import posixpath as _posixpath
 import random as _random
 import time as _time
@@ -140,7 +141,7 @@ def time_module(rt, namespace_cls):
     """`import time`: clocks, and a sleep that ends at the session's deadline."""
 
     def sleep(seconds):
-        if not isinstance(seconds, (int, float)) or seconds != seconds:
+        if not isinstance(seconds, (int, float)) or _math.isnan(seconds):
             raise GradcalcTypeError("TypeError: sleep() argument must be a real number")
         if seconds < 0:
             raise GradcalcTypeError("ValueError: sleep length must be non-negative")

@@ -6,6 +6,7 @@ unless that name is on the list for the object's type.
 from __future__ import annotations
 
 import sys
+from typing import ClassVar
 
 from gradcalc.errors import AttributeNotFound, LimitError, SecurityError
 from gradcalc.lang.exports import DENY, exported_classes, is_gradcalc_public
@@ -184,8 +185,8 @@ def _dunder(obj, name: str):
 class TypeView:
     """What `type(x)` gives a script for a class it may not hold: a name, never a constructor."""
 
-    __slots__ = ("name", "_repr")
-    _views: dict = {}
+    __slots__ = ("_repr", "name")
+    _views: ClassVar[dict] = {}
 
     def __init__(self, t):
         self.name = t.__name__
@@ -436,11 +437,9 @@ def contains(item, container) -> bool:
         return item in container
     g = _guard()
     limit = _limit(g)
-    n = 0
-    for x in container:
+    for n, x in enumerate(container, 1):
         if x is item or x == item:
             return True
-        n += 1
         if n & 1023 == 0:
             if n > limit:
                 raise LimitError(f"'in' walked more than {limit:,} elements, over the limit "

@@ -192,11 +192,11 @@ CASES = {
          UNDERSCORE),
         ("class A(object):\n    def __init__(self):\n        self.__dict__['x'] = 1\nA()",
          UNDERSCORE),
-        ("class A(object):\n    def __init__(self):\n        self.__array_interface__ = {}\n"
-         "A()", UNDERSCORE),
-        ("class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-         "        self.register_buffer('__array_interface__', torch.ones(1))\n"
-         "m = M()\ntorch.tensor(m)", r"Could not infer dtype of M"),
+        (("class A(object):\n    def __init__(self):\n        self.__array_interface__ = {}\n"
+          "A()"), UNDERSCORE),
+        (("class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+          "        self.register_buffer('__array_interface__', torch.ones(1))\n"
+          "m = M()\ntorch.tensor(m)"), r"Could not infer dtype of M"),
     ],
     # -- NumPy and torch escape hatches: user objects never reach NumPy's protocols --
     "numpy": [
@@ -312,8 +312,8 @@ CASES = {
     "unicode": [
         ("\uff4f\uff50\uff45\uff4e('x')", r"is not defined|invalid character"),
         ("\uff45\uff58\uff45\uff43('1')", r"is not defined|invalid character"),
-        ("x = torch.ones(1)\nx.\uff3f\uff3fclass\uff3f\uff3f", r"invalid character|"
-         + UNDERSCORE),
+        ("x = torch.ones(1)\nx.\uff3f\uff3fclass\uff3f\uff3f",
+         r"invalid character|" + UNDERSCORE),
         ("\u043epen('x')", r"is not defined"),  # a Cyrillic o
         ("__imp\u043ert__('os')", NOT_AVAILABLE),
         ("x = torch.ones(1)\nx.\u005f\u005fdict\u005f\u005f", UNDERSCORE),
