@@ -29,6 +29,7 @@ TABLE: dict[str, tuple[str, object]] = {
     "torch.linalg": ("gradcalc.linalg", (
         "det", "inv", "inv_ex", "matmul", "matrix_norm", "norm", "slogdet", "solve",
         "vector_norm")),
+    "torch.random": ("gradcalc.random", "__all__"),
     "torch.cuda": ("gradcalc.cuda", (
         "is_available", "device_count", "current_device", "synchronize", "manual_seed",
         "manual_seed_all")),
