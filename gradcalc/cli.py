@@ -256,7 +256,9 @@ COMMANDS: dict[str, Command] = {
             "gradcalc eval 'x**2*y' --at x=1,y=3 --hessian",
             "gradcalc eval 'x**3+3*x**2+5' --at x=2 --trace",
         ],
-        [Arg("expr", help="The expression (statements separated by ';', the last one's value is the result).",
+        [Arg("expr", help="The expression (statements separated by ';', the last one's value is "
+                          "the result). It may start with '-' ('-x**2'): an argument that is "
+                          "not an option is EXPR; after '--' every argument is.",
              metavar="EXPR")],
         [
             _at(),
@@ -421,6 +423,54 @@ def defaults(cmd: str) -> dict[str, Any]:
 # Fast path: parse argv from the table; anything unusual goes to Typer (help, usage errors).
 
 
+_LONG_OPTION = _LazyRe(r"--[A-Za-z][A-Za-z0-9-]*(=.*)?\Z")
+_HELP = ("-h", "--help")
+
+
+def option_names(spec: Command) -> set[str]:
+    """Every option spelling of a command (both halves of --echo/--no-echo), and -h/--help."""
+    names = set(_HELP)
+    for o in spec.opts:
+        names.update(o.names)
+    return names
+
+
+def is_expression_arg(tok: str, options) -> bool:
+    """True for an argument starting with '-' that is the command's EXPR or FILE, not an
+    option (as `python -c` takes its next argument): `-x**2`, `-1`, `-w*2`. Not: the command's
+    own options (`-a`, `--at=...`), -h/--help, `--`, or anything shaped `--word` (a mistyped
+    option is reported as one)."""
+    if tok == "--" or tok in _HELP or tok.partition("=")[0] in options:
+        return False
+    return not _LONG_OPTION.match(tok)
+
+
+def expression_after_dashes(argv: list[str]) -> list[str]:
+    """argv with the command's positional arguments moved behind `--`, so that Typer reads an
+    EXPR such as `-x**2` as fast_parse does (for help and usage errors)."""
+    if len(argv) < 2 or argv[0] not in COMMANDS or "--" in argv:
+        return argv
+    spec = COMMANDS[argv[0]]
+    options = option_names(spec)
+    takes_value = {n for o in spec.opts if o.kind not in ("flag", "toggle") for n in o.names}
+    rest, positional = [argv[0]], []
+    i = 1
+    while i < len(argv):
+        tok = argv[i]
+        i += 1
+        if tok == "-" or not tok.startswith("-") or (
+                len(positional) < len(spec.args) and is_expression_arg(tok, options)):
+            positional.append(tok)
+            continue
+        rest.append(tok)
+        if tok in takes_value and i < len(argv):
+            rest.append(argv[i])
+            i += 1
+    if not any(p.startswith("-") and p != "-" for p in positional):
+        return argv
+    return rest + ["--"] + positional
+
+
 def fast_parse(argv: list[str]) -> tuple[str, dict] | None:
     """(command, options) for an ordinary, valid invocation; None means 'ask Typer'."""
     if not argv or argv[0] not in COMMANDS:
@@ -441,7 +491,8 @@ def fast_parse(argv: list[str]) -> tuple[str, dict] | None:
     while i < n:
         tok = argv[i]
         i += 1
-        if only_positional or tok == "-" or not tok.startswith("-"):
+        if only_positional or tok == "-" or not tok.startswith("-") or (
+                len(positional) < len(spec.args) and is_expression_arg(tok, by_name)):
             positional.append(tok)
             continue
         if tok == "--":
@@ -576,6 +627,43 @@ def _typer_command(app, spec: Command, typer) -> None:
                 no_args_is_help=bool(spec.args and spec.args[0].required))(command)
 
 
+def click_error_text(e) -> str:
+    """A Click usage error in gradcalc's one form: `gradcalc: error: MESSAGE`, then where
+    to read about the options."""
+    message = e.format_message().replace("Value error, ", "")
+    if type(e).__name__ == "NoArgsIsHelpError":  # `gradcalc eval` alone: its help
+        return message
+    text = f"gradcalc: error: {message}"
+    ctx = getattr(e, "ctx", None)  # a UsageError's context; other Click errors have none
+    if ctx is not None:
+        text += f"\n(see '{ctx.command_path} --help')"
+    return text
+
+
+def _group_class(typer):
+    """Typer's group class, reporting Click's usage errors as gradcalc reports its own."""
+    from typer.core import TyperGroup
+
+    click_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+    class Group(TyperGroup):
+        def main(self, *args, standalone_mode=True, **kwargs):
+            try:
+                code = super().main(*args, standalone_mode=False, **kwargs)
+            except click_error as e:
+                write_error(click_error_text(e))
+                code = e.exit_code
+            except typer.Abort:
+                write_error("interrupted")
+                code = 130
+            code = code if isinstance(code, int) else 0
+            if standalone_mode:
+                sys.exit(code)
+            return code
+
+    return Group
+
+
 def build_app():
     """The Typer application (generated from COMMANDS)."""
     global _APP
@@ -586,6 +674,7 @@ def build_app():
     import typer
 
     app = typer.Typer(
+        cls=_group_class(typer),
         name="gradcalc",
         help="gradcalc: a computation-graph calculator. PyTorch's autograd in a terminal.",
         epilog="\b\nExamples:\n  $ gradcalc eval 'x**3+3*x**2+5' --at x=2\n"
@@ -667,6 +756,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_typer(argv: list[str]) -> int:
     app = build_app()
+    argv = expression_after_dashes(argv)
     try:
         app(args=argv, prog_name="gradcalc", standalone_mode=True)
     except SystemExit as e:
@@ -917,6 +1007,7 @@ def cmd_eval(opts: dict) -> int:
 
 def _eval(opts, session, printed, warned) -> int:
     from gradcalc import api
+    from gradcalc.errors import GradcalcError
 
     rich = use_rich(opts)
     try:
@@ -926,6 +1017,17 @@ def _eval(opts, session, printed, warned) -> int:
             graph=bool(opts.get("graph") or rich), trace=bool(opts.get("trace")),
             no_grad=bool(opts.get("no_grad")), device=opts.get("device"),
             max_jacobian=opts.get("max_jacobian") or api.JACOBIAN_LIMIT, printed=printed)
+    except GradcalcError as e:
+        if opts.get("json"):  # the error as JSON too (also on stderr, with the exit code)
+            obj = {"expression": opts["expr"], "error": e.message}
+            if e.line is not None:
+                obj.update(source=e.source, line=e.line, column=e.column)
+            if printed:
+                obj["output"] = "".join(printed)
+            _print_json(obj)
+        elif printed:
+            sys.stdout.write("".join(printed))
+        raise
     except BaseException:
         if printed and not opts.get("json"):
             sys.stdout.write("".join(printed))

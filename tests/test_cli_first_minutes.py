@@ -1,11 +1,13 @@
 # CLI layer: what a new user meets in the first minutes (issue 12's defects), each through the
 # real command in a subprocess: matrix products of ordinary size, values that are not tensors
 # on a terminal, expressions that start with '-', large results, one form for errors.
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADCALC = [sys.executable, "-m", "gradcalc"]
@@ -38,3 +40,89 @@ def test_matrix_products_of_ordinary_size_work():
                         "  torch.Size([64, 256])\n  torch.Size([64, 256])\n"
                         "  torch.Size([4, 64, 256])\n  torch.Size([64, 256])\n"
                         "value:\n  torch.Size([64, 256])\n")
+
+
+# ---- defect 5: an expression may start with '-' ------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["eval", "-x**2", "--at", "x=2"],
+    ["eval", "--at", "x=2", "-x**2"],
+    ["eval", "--at", "x=2", "--", "-x**2"],
+])
+def test_an_expression_starting_with_minus_is_the_expression(args):
+    r = gradcalc(*args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("expression: -x**2\ninputs:\n  x = tensor(2., requires_grad=True)\n"
+                        "value:\n  tensor(-4., grad_fn=<NegBackward0>)\n"
+                        "gradients:\n  d/dx = tensor(-4.)\n")
+
+
+def test_a_minus_expression_with_a_usage_error_elsewhere_reports_that_error():
+    r = gradcalc("eval", "-x**2", "--dtype", "float16")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == ("gradcalc: error: Invalid value for '--dtype': 'float16' is not one of "
+                        "'float32', 'float64'.\n(see 'gradcalc eval --help')\n")
+
+
+def test_a_mistyped_long_option_stays_an_option_error():
+    r = gradcalc("eval", "x", "--bogus")
+    assert r.returncode == 2
+    assert r.stderr == "gradcalc: error: No such option: --bogus\n(see 'gradcalc eval --help')\n"
+
+
+def test_eval_help_says_how_dashes_work():
+    r = gradcalc("eval", "--help")
+    assert "It may start with '-' ('-x**2'): an argument that is not an option is EXPR; " \
+           "after '--' every argument is." in " ".join(r.stdout.split())
+
+
+# ---- defect 9: one form for errors; eval --json reports errors as JSON --------------------------
+
+def test_usage_errors_of_click_and_of_gradcalc_read_alike():
+    bad_at = gradcalc("eval", "x", "--at", "y")
+    assert bad_at.stderr == ("gradcalc: error: Invalid value for '--at' / '-a': expected "
+                             "NAME=VALUE, got 'y'\n(see 'gradcalc eval --help')\n")
+    unbound = gradcalc("eval", "x", "--at", "x=1", "--wrt", "z")
+    assert unbound.stderr == "gradcalc: error: --wrt: 'z' is not bound; bind it with --at z=VALUE\n"
+    assert bad_at.returncode == unbound.returncode == 2
+
+
+def test_a_grad_output_error_names_the_option():
+    r = gradcalc("eval", "x * 2", "--at", "x=[1, 2]", "--grad-output", "qqq_undefined")
+    assert r.returncode == 1
+    assert r.stderr == ("--grad-output:1:1: name 'qqq_undefined' is not defined\n"
+                        "    qqq_undefined\n    ^\n")
+
+
+def test_eval_json_reports_an_error_as_json():
+    r = gradcalc("eval", "print(1); 1/0", "--json")
+    assert r.returncode == 1
+    assert json.loads(r.stdout) == {"expression": "print(1); 1/0",
+                                    "error": "ZeroDivisionError: division by zero",
+                                    "source": "<expr>", "line": 1, "column": 12, "output": "1\n"}
+    assert r.stderr.startswith("<expr>:1:12: ZeroDivisionError: division by zero\n")
+    usage = gradcalc("eval", "x", "--at", "x=1", "--wrt", "z", "--json")
+    assert usage.returncode == 2
+    assert json.loads(usage.stdout) == {
+        "expression": "x", "error": "--wrt: 'z' is not bound; bind it with --at z=VALUE"}
+
+
+def test_graph_of_a_value_that_is_not_a_tensor_says_so():
+    r = gradcalc("graph", "'s'")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == ("gradcalc: error: graph: the value is a str, not a tensor: it has no "
+                        "graph to draw\n")
+
+
+# ---- defect 8: a large non-scalar result shows its value ----------------------------------------
+
+def test_a_large_result_is_shown_with_a_note_instead_of_an_error():
+    r = gradcalc("eval", "x * 2", "--at", "x=ones(10000)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith(
+        "value:\n  tensor([2., 2., 2.,  ..., 2., 2., 2.], grad_fn=<MulBackward0>)\n"
+        "note: derivatives skipped: the Jacobian would have 100,000,000 elements (limit "
+        "1,000,000); give --grad-output V for the vector-Jacobian product backward(V), or raise "
+        "the limit with --max-jacobian N\n")
+    vjp = gradcalc("eval", "x * 2", "--at", "x=ones(10000)", "--grad-output", "ones(10000)")
+    assert "  d/dx = tensor([2., 2., 2.,  ..., 2., 2., 2.])\n" in vjp.stdout
