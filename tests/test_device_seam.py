@@ -125,6 +125,7 @@ ROWS = [
     ("add", lambda a, b: torch.add(a, b, alpha=2), [(2, 3), (3,)], S),
     ("sub", lambda a, b: torch.sub(a, b), [(2, 3), (1, 3)], S),
     ("rsub_scalar", lambda a: 2 - a, [(3,)], S),
+    ("rsub", lambda a, b: torch.rsub(a, b, alpha=2), [(2, 3), (3,)], S),
     ("mul", lambda a, b: torch.mul(a, b), [(2, 3), ()], S),
     ("div", lambda a, b: torch.div(a, b), [(2, 3), (3,)], P),
     ("rdiv_scalar", lambda a: 2 / a, [(3,)], P),

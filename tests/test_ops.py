@@ -220,6 +220,14 @@ row("x+2", lambda T, x: x + 2, lambda x: x + 2, "AddBackward0(AG, None)", names=
 row("2+x", lambda T, x: 2 + x, lambda x: 2 + x, "AddBackward0(AG, None)", names=())
 row("x-2", lambda T, x: x - 2, lambda x: x - 2, "SubBackward0(AG, None)", names=())
 row("2-x", lambda T, x: 2 - x, lambda x: 2 - x, "RsubBackward1(AG)", names=())
+row("rsub", lambda T, x, y: T.rsub(x, y), lambda x, y: y - x, "RsubBackward0(AG, AG)",
+    shapes=BINARY, domain=("real", "real"))
+row("rsub[alpha]", lambda T, x, y: T.rsub(x, y, alpha=3), lambda x, y: y - 3 * x,
+    "RsubBackward0(AG, AG)", shapes=BINARY, domain=("real", "real"), names=())
+row("rsub[number]", lambda T, x: T.rsub(x, 2, alpha=3), lambda x: 2 - 3 * x,
+    "RsubBackward1(AG)", names=())
+row("sub[number]", lambda T, x: T.sub(2, x, alpha=3), lambda x: 2 - 3 * x,
+    "SubBackward0(None, AG)", names=())
 row("x*2", lambda T, x: x * 2, lambda x: x * 2, "MulBackward0(AG, None)", names=())
 row("2*x", lambda T, x: 2 * x, lambda x: 2 * x, "MulBackward0(AG, None)", names=())
 row("x/2", lambda T, x: x / 2, lambda x: x / 2, "DivBackward0(AG, None)", names=())
@@ -1256,3 +1264,32 @@ def test_indexing_a_zero_dim_tensor_errors_as_pytorch(index, match):
 def test_setitem_out_of_bounds_says_dimension():
     with pytest.raises(IndexError, match=r"^index 5 is out of bounds for dimension 0 with size 4$"):
         T.zeros(4)[5] = 0.0
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum", "fmax", "fmin", "hypot"])
+def test_ops_of_two_tensors_refuse_a_number_as_pytorch_does(name):
+    x = T.tensor([1.0, 2.0], requires_grad=True)
+    fn = getattr(T, name)
+    with pytest.raises(TypeError, match=rf"^{name}\(\): argument 'other' \(position 2\) must "
+                                        r"be Tensor, not float$"):
+        fn(x, 2.0)
+    with pytest.raises(TypeError, match=rf"^{name}\(\): argument 'input' \(position 1\) must "
+                                        r"be Tensor, not int$"):
+        fn(2, x)
+
+
+def test_sub_and_rsub_scale_the_gradient_by_alpha():
+    # PyTorch 2.13: torch.sub(2, x, alpha=3) is SubBackward0 (alpha saved), 2 - x RsubBackward1
+    x = T.tensor(2.0, requires_grad=True)
+    y = T.sub(2, x, alpha=3)
+    assert (y.item(), y.grad_fn.name(), y.grad_fn._saved_alpha) == (-4.0, "SubBackward0", 3)
+    y.backward()
+    assert x.grad.item() == -3.0
+    x.grad = None
+    y = T.rsub(x, 2, alpha=3)
+    assert (y.item(), y.grad_fn.name(), y.grad_fn._saved_alpha) == (-4.0, "RsubBackward1", 3)
+    y.backward()
+    assert x.grad.item() == -3.0
+    with pytest.raises(TypeError, match=r"^rsub\(\): argument 'input' \(position 1\) must be "
+                                        r"Tensor, not int$"):
+        T.rsub(2, x)

@@ -234,14 +234,34 @@ class SubBackward0(Node):
     _frees = False
 
 
+class RsubBackward0(Node):
+    __slots__ = ()
+    formula = ("-grad * alpha", "grad")
+    saved_names = ("alpha",)
+    saved_defaults = {"alpha": 1}
+
+    def apply(self, g):
+        alpha = self._saved[0] if self._saved else 1
+        return (-g if alpha == 1 else g * -alpha), g
+
+    _raw = apply
+
+    _frees = False
+
+
 class RsubBackward1(Node):
     __slots__ = ()
     formula = ("-grad * alpha",)
+    saved_names = ("alpha",)
+    saved_defaults = {"alpha": 1}
 
     def apply(self, g):
-        return (-g,)
+        alpha = self._saved[0] if self._saved else 1
+        return (-g if alpha == 1 else g * -alpha),
 
     _raw = apply
+
+    _frees = False
 
 
 @op("sub", aliases=("subtract",))
@@ -277,13 +297,29 @@ def sub(input, other, *, alpha=1, out=None):
         if isinstance(input, Tensor):
             if input._requires_grad or (isinstance(other, Tensor) and other._requires_grad):
                 record(r, SubBackward0, (input, other), (alpha,) if alpha != 1 else ())
-        elif other._requires_grad:
-            record(r, RsubBackward1, (other,))
+        elif other._requires_grad:  # torch.sub(2, x): the number is a wrapped tensor
+            record(r, SubBackward0, (input, other), (alpha,) if alpha != 1 else ())
     return r
 
 
-def rsub(input, other, alpha=1):
-    return sub(other, input, alpha=alpha)
+@op("rsub", method=False)
+def rsub(input, other, *, alpha=1):
+    """other - alpha * input (what `number - tensor` calls)."""
+    if not isinstance(input, Tensor):
+        raise GradcalcTypeError(f"rsub(): argument 'input' (position 1) must be Tensor, not "
+                                f"{type(input).__name__}")
+    ad, bd, dev = _prep(input, other)
+    if alpha != 1:
+        ad = ad * alpha
+    r = _out(_apply2(operator.sub, bd, ad, other, input), dev)
+    if _ag._enabled:
+        saved = (alpha,) if alpha != 1 else ()
+        if isinstance(other, Tensor):
+            if input._requires_grad or other._requires_grad:
+                record(r, RsubBackward0, (input, other), saved)
+        elif input._requires_grad:
+            record(r, RsubBackward1, (input,), saved)
+    return r
 
 
 def _raw_operands(node, dt):
@@ -1405,8 +1441,17 @@ class MinimumBackward0(Node):
         return ga, gb
 
 
+def _tensors_only(name, input, other):
+    """PyTorch's TypeError for ops whose two operands must both be tensors."""
+    for pos, (arg, value) in enumerate((("input", input), ("other", other)), 1):
+        if not isinstance(value, Tensor):
+            raise GradcalcTypeError(f"{name}(): argument '{arg}' (position {pos}) must be "
+                                    f"Tensor, not {type(value).__name__}")
+
+
 @op("maximum")
 def maximum(input, other):
+    _tensors_only("maximum", input, other)
     ad, bd, dev = _prep(input, other)
     r = _out(_apply2(_xp(dev).maximum, ad, bd, input, other), dev)
     if _ag._enabled and (input._requires_grad or other._requires_grad):
@@ -1416,6 +1461,7 @@ def maximum(input, other):
 
 @op("minimum")
 def minimum(input, other):
+    _tensors_only("minimum", input, other)
     ad, bd, dev = _prep(input, other)
     r = _out(_apply2(_xp(dev).minimum, ad, bd, input, other), dev)
     if _ag._enabled and (input._requires_grad or other._requires_grad):
@@ -1445,6 +1491,7 @@ class FminBackward0(FmaxBackward0):
 
 
 def _fext(input, other, name, node_cls):
+    _tensors_only(name, input, other)
     ad, bd, dev = _prep(input, other)
     r = _out(_apply2(getattr(_xp(dev), name), ad, bd, input, other), dev)
     if _ag._enabled and (input._requires_grad or other._requires_grad):
@@ -1586,6 +1633,7 @@ class HypotBackward0(Node):
 
 @op("hypot")
 def hypot(input, other):
+    _tensors_only("hypot", input, other)
     ad, bd, dev = _prep(input, other, float_only=True)
     r = _out(_xp(dev).hypot(ad, bd), dev)
     if _ag._enabled and (input._requires_grad or other._requires_grad):
@@ -1993,7 +2041,7 @@ def _install_operators():
     T.__radd__ = lambda a, b: add(b, a)
     T.__iadd__ = lambda a, b: inplace(a, add(_snapshot(a), b))
     T.__sub__ = sub
-    T.__rsub__ = lambda a, b: sub(b, a)
+    T.__rsub__ = lambda a, b: rsub(a, b)
     T.__isub__ = lambda a, b: inplace(a, sub(_snapshot(a), b))
     T.__mul__ = mul
     T.__rmul__ = lambda a, b: mul(b, a)
