@@ -308,6 +308,27 @@ CASES = {
         ("x = torch.ones(1)\nx.shape = (2,)", r"not writable"),
         ("x = torch.ones(1)\nx.add = print", r"not writable"),
     ],
+    # -- bypasses reported against other Python sandboxes, as their reports wrote them --
+    "reported": [
+        # RestrictedPython #142: getattr walks to codecs.IncrementalEncoder's globals -> os
+        ("getattr(getattr(getattr(getattr([], '__class__'), '__base__'), '__subclasses__')()"
+         ".pop(78), '__init__')", NOT_AVAILABLE),
+        ("[].__class__.__base__.__subclasses__().pop(78).__init__.__globals__['sys']",
+         UNDERSCORE),
+        # bluebox #126: an allowed module's __loader__.load_module('os')
+        ("import math\nmath.__loader__.load_module('os')", UNDERSCORE),
+        ("import random\nrandom.__spec__.loader", UNDERSCORE),
+        # crewAI #4643: names built with chr() at run time, looked up in a __dict__
+        ("n = chr(95) * 2 + 'globals' + chr(95) * 2\n('{0.' + n + '}').format(print)",
+         UNDERSCORE),
+        ("n = chr(95) * 2 + 'subclasses' + chr(95) * 2\ngetattr(object, n)()", NOT_AVAILABLE),
+        # browser-use #4679: a wrapped builtin is a closure whose __globals__ leak the host
+        ("print.__globals__['sys']", UNDERSCORE),
+        ("sorted.__globals__", UNDERSCORE),
+        # agent-governance-toolkit #2631: sys.modules holds what the host imported
+        ("import sys\nsys.modules['os'].system('true')", IMPORT),
+        ("torch.sys", NO_ATTR),
+    ],
     # -- Unicode look-alikes: a name is the name the checks see --
     "unicode": [
         ("\uff4f\uff50\uff45\uff4e('x')", r"is not defined|invalid character"),
