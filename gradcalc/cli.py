@@ -923,7 +923,7 @@ def use_rich(opts: dict, stream=None) -> bool:
 def rich_console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(soft_wrap=True, highlight=False, stderr=stderr)
+    return Console(highlight=False, stderr=stderr)
 
 
 def _print_json(obj: Any) -> None:

@@ -126,3 +126,37 @@ def test_a_large_result_is_shown_with_a_note_instead_of_an_error():
         "the limit with --max-jacobian N\n")
     vjp = gradcalc("eval", "x * 2", "--at", "x=ones(10000)", "--grad-output", "ones(10000)")
     assert "  d/dx = tensor([2., 2., 2.,  ..., 2., 2., 2.])\n" in vjp.stdout
+
+
+# ---- defects 3 and 4: the terminal view fits the terminal and shows any value -------------------
+
+ANSI = __import__("re").compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize("args, shown", [
+    (["eval", "x", "--at", "x='s'"], "  x  str  's'\n"),
+    (["eval", "lambda: 1"], "value\n<function <lambda>>\n"),
+    (["eval", "1j"], "value\n1j\n"),
+    (["eval", "nn.Linear(2, 2)"], "value\nLinear(in_features=2, out_features=2, bias=True)\n"),
+])
+def test_the_terminal_view_shows_values_that_are_not_tensors(args, shown):
+    r = gradcalc(*args, terminal=True)
+    assert r.returncode == 0, r.stderr
+    assert shown in ANSI.sub("", r.stdout)
+
+
+@pytest.mark.parametrize("columns", [80, 40])
+def test_trace_and_saved_values_are_never_cropped(columns):
+    r = gradcalc("eval", "(W@v).sum()", "--at", "W=ones(4, 6)*1.25", "--at",
+                 "v=[1, 2, 3, 4, 5, 6]", "--trace", terminal=True, columns=columns)
+    out = ANSI.sub("", r.stdout)
+    assert max(len(line) for line in out.splitlines()) <= columns
+    # every number is there: W.grad's four rows [1., 2., ..., 6.] and v.grad's six 5. three
+    # times in the trace (sent, received, accumulated) and once in the gradients, and v's 5.
+    fives = __import__("re").findall(r"(?<![\d.])5\.(?!\d)", out)
+    assert len(fives) == 3 * 4 + 3 * 6 + 4 + 6 + 1
+    g = gradcalc("graph", "exp(x)", "--at", "x=ones(3, 8)", "--saved", terminal=True,
+                 columns=columns)
+    pictured = ANSI.sub("", g.stdout)
+    assert max(len(line) for line in pictured.splitlines()) <= columns
+    assert pictured.count("2.7183") == 3 * 8  # the saved result, all 24 numbers

@@ -28,6 +28,8 @@ class NodeView(Record):
         self.leaf = leaf
         self.children = [] if children is None else children  # inputs, in next_functions order
         self.refs = refs  # how many edges point at this node (shared when > 1)
+        #: the saved values themselves, beside their text (a terminal reprints them to fit)
+        self.saved_values: list[Any] = []
 
 
 class GraphModel(Record):
@@ -44,14 +46,11 @@ class GraphModel(Record):
         return self.root is None
 
 
-def _saved(node: Any) -> list[tuple[str, str]]:
+def _saved(node: Any) -> list[tuple[str, Any]]:
     items = getattr(node, "saved_items", None)
     if not callable(items):
         return []
-    out = []
-    for name, value in items():
-        out.append((str(name), repr(value)))
-    return out
+    return [(str(name), value) for name, value in items()]
 
 
 def _describe(obj: Any, index: int, labels: dict, with_saved: bool) -> NodeView:
@@ -64,14 +63,17 @@ def _describe(obj: Any, index: int, labels: dict, with_saved: bool) -> NodeView:
                         list(labels.get(id(variable), ())), leaf=True)
     shape = getattr(obj, "_shape", None)
     dtype = getattr(obj, "_dtype", None)
-    return NodeView(
+    saved = _saved(obj) if with_saved else []
+    view = NodeView(
         index,
         grad_fn_name(obj),
         tuple(shape) if shape is not None else None,
         dtype_name(dtype) if dtype is not None else None,
         list(labels.get(id(obj), ())),
-        _saved(obj) if with_saved else [],
+        [(name, repr(value)) for name, value in saved],
     )
+    view.saved_values = [value for _, value in saved]
+    return view
 
 
 def build_graph(root: Any, labels: dict | None = None, *, saved: bool = False) -> GraphModel:
