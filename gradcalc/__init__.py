@@ -8,7 +8,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("nn", "optim", "utils", "autograd", "linalg", "cuda", "testing", "random")
+_LAZY_SUBMODULES = ("nn", "optim", "utils", "autograd", "linalg", "cuda", "testing", "random",
+                    "distributions")
 _loaded = False
 
 
@@ -22,6 +23,7 @@ def _load():
 
     g = globals()
     from .core import creation, dtypes, linalg as _la, ops, reduce, shape  # noqa: F401
+    from .core import conv, extras, norm  # noqa: F401
     from .core import autograd as _ag
     from .core import random as _random
     from .core.backend import device

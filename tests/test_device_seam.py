@@ -339,6 +339,26 @@ ROWS = [
     ("F_bce", lambda p, t: F.binary_cross_entropy(p, (t > 0.5).to(p.dtype)), [(2, 3), (2, 3)], U),
     ("F_cross_entropy", lambda a: (F.cross_entropy(a, _idx(a, [2, 0])),
                                    F.nll_loss(F.log_softmax(a, 1), _idx(a, [1, 2]))), [(2, 3)], S),
+    # convolution, pooling, batch norm (gradcalc/core/conv.py, norm.py)
+    ("conv", lambda x, w, b: (torch.conv2d(x, w, b, 1, 1), torch.conv1d(x[0, :, 0], w[:, :, 0], b),
+                              torch.conv3d(x[None], w[..., None], None, 1, (1, 0, 0)),
+                              torch.conv_transpose2d(x, w.transpose(0, 1), None, 2),
+                              torch.conv_transpose1d(x[0, :, 0], w[:, :, 0].transpose(0, 1))),
+     [(2, 2, 4, 4), (3, 2, 2, 2), (3,)], S),
+    ("pool", lambda x: (torch.max_pool2d(x, 2), torch.max_pool1d(x[0], 2), F.avg_pool2d(x, 3, 1, 1),
+                        torch.avg_pool1d(x[0], 2), F.adaptive_avg_pool2d(x, (3, 2)),
+                        torch.adaptive_avg_pool1d(x[0], 3), F.adaptive_max_pool2d(x, 2),
+                        F.max_pool2d(x, 2, return_indices=True)[1]), [(2, 2, 5, 4)], S),
+    ("batch_norm", lambda x, w, b: (F.batch_norm(x, None, None, w, b, True),
+                                    F.batch_norm(x, torch.zeros_like(w), torch.ones_like(w), w, b)),
+     [(4, 3, 2), (3,), (3,)], S),
+    # tiling and order statistics (gradcalc/core/extras.py)
+    ("tile_repeat_interleave", lambda a: (torch.tile(a, (2, 1)), torch.repeat_interleave(a, 2),
+                                          torch.repeat_interleave(a, _idx(a, [2, 0, 1]), dim=1),
+                                          *torch.unsafe_split(a, 1), *torch.unsafe_chunk(a, 3, 1)),
+     [(2, 3)], S),
+    ("median_unique", lambda a: (torch.median(a), torch.median(a, 1)[0], torch.nanmedian(a),
+                                 torch.unique(_idx(a, [3, 1, 3]), return_counts=True)), [(2, 3)], S),
 ]
 
 # random ops are checked on the device for shape, dtype and placement only

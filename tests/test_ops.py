@@ -17,6 +17,7 @@ import pytest
 import gradcalc
 import gradcalc.nn.functional  # noqa: F401  (registers softmax & co.)
 from gradcalc.core import registry
+from tests import layer_refs as LR
 from tests.gradcheck import chain, gradcheck, gradgradcheck, numeric_jacobian
 
 T = gradcalc
@@ -643,6 +644,104 @@ row("nll_loss", lambda T, x: T.nn.functional.nll_loss(x, T.tensor([1, 2])),
     lambda x: -x[[0, 1], [1, 2]].mean(), "NllLossBackward0(AG)", shapes=MAT, names=())
 row("nll_loss[sum]", lambda T, x: T.nn.functional.nll_loss(x, T.tensor([1, 1]), reduction="sum"),
     lambda x: -x[[0, 1], [1, 1]].sum(), "NllLossBackward0(AG)", shapes=MAT, names=())
+
+# convolution, pooling, batch norm (gradcalc/core/conv.py, norm.py) and tiling, medians
+# (core/extras.py); references in tests/layer_refs.py
+CONV = "ConvolutionBackward0(AG, AG, AG)"
+UNSQ = "SqueezeBackward1({}(UnsqueezeBackward0(AG)))"
+row("conv2d", lambda T, x, w, b: T.nn.functional.conv2d(x, w, b), LR.conv, CONV,
+    shapes=[((1, 2, 4, 4), (3, 2, 2, 2), (3,))], domain=("real",) * 3)
+row("conv2d[stride,pad,dil,groups]",
+    lambda T, x, w: T.nn.functional.conv2d(x, w, None, (2, 1), 1, (1, 2), 2),
+    lambda x, w: LR.conv(x, w, None, (2, 1), 1, (1, 2), 2), "ConvolutionBackward0(AG, AG, None)",
+    shapes=[((1, 2, 5, 4), (2, 1, 2, 2))], domain=("real",) * 2, names=())
+row("conv2d[unbatched,same]", lambda T, x, w: T.conv2d(x, w, padding="same"),
+    lambda x, w: LR.conv(x[None], w, padding=1)[0],
+    "SqueezeBackward1(ConvolutionBackward0(UnsqueezeBackward0(AG), AG, None))",
+    shapes=[((1, 4, 3), (2, 1, 3, 3))], domain=("real",) * 2, names=())
+row("conv1d", lambda T, x, w, b: T.conv1d(x, w, b, 2, 1), lambda x, w, b: LR.conv(x, w, b, 2, 1),
+    CONV, shapes=[((2, 2, 5), (3, 2, 2), (3,))], domain=("real",) * 3)
+row("conv3d", lambda T, x, w: T.nn.functional.conv3d(x, w), LR.conv,
+    "ConvolutionBackward0(AG, AG, None)", shapes=[((1, 1, 3, 3, 3), (2, 1, 2, 2, 2))],
+    domain=("real",) * 2)
+row("conv_transpose2d", lambda T, x, w, b: T.conv_transpose2d(x, w, b, 2),
+    lambda x, w, b: LR.conv_transpose(x, w, b, 2), CONV,
+    shapes=[((1, 2, 3, 2), (2, 1, 2, 2), (1,))], domain=("real",) * 3)
+row("conv_transpose1d", lambda T, x, w: T.nn.functional.conv_transpose1d(x, w, None, 2, 1, 1),
+    lambda x, w: LR.conv_transpose(x, w, None, 2, 1, 1), "ConvolutionBackward0(AG, AG, None)",
+    shapes=[((1, 2, 4), (2, 3, 3))], domain=("real",) * 2)
+row("max_pool2d", lambda T, x: T.nn.functional.max_pool2d(x, 2), lambda x: LR.max_pool2d(x, 2),
+    "MaxPool2DWithIndicesBackward0(AG)", shapes=[((1, 2, 4, 4),), ((2, 4, 5),)])
+row("max_pool2d[pad,dil,ceil]",
+    lambda T, x: T.nn.functional.max_pool2d(x, 3, 2, 1, (1, 2), ceil_mode=True),
+    lambda x: LR.max_pool2d(x, 3, 2, 1, (1, 2), True), "MaxPool2DWithIndicesBackward0(AG)",
+    shapes=[((1, 1, 6, 7),)], names=())
+row("max_pool1d", lambda T, x: T.max_pool1d(x, 2), lambda x: LR.max_pool2d(x[..., None, :], (1, 2))[
+    ..., 0, :], UNSQ.format("MaxPool2DWithIndicesBackward0"), shapes=[((2, 2, 6),)])
+row("avg_pool2d", lambda T, x: T.nn.functional.avg_pool2d(x, 2), lambda x: LR.avg_pool2d(x, 2),
+    "AvgPool2DBackward0(AG)", shapes=[((1, 2, 4, 4),)], names=())
+row("avg_pool2d[pad,ceil,exclude]",
+    lambda T, x: T.nn.functional.avg_pool2d(x, 3, 2, 1, True, False),
+    lambda x: LR.avg_pool2d(x, 3, 2, 1, True, False), "AvgPool2DBackward0(AG)",
+    shapes=[((1, 1, 6, 5),)], names=())
+row("avg_pool2d[divisor]", lambda T, x: T.nn.functional.avg_pool2d(x, 2, 1, divisor_override=3),
+    lambda x: LR.avg_pool2d(x, 2, 1, divisor_override=3), "AvgPool2DBackward0(AG)",
+    shapes=[((2, 3, 3),)], names=())
+row("avg_pool1d", lambda T, x: T.avg_pool1d(x, 3, 2, 1),
+    lambda x: LR.avg_pool2d(x[..., None, :], (1, 3), (1, 2), (0, 1))[..., 0, :],
+    UNSQ.format("AvgPool2DBackward0"), shapes=[((2, 2, 6),)])
+row("adaptive_avg_pool2d", lambda T, x: T.nn.functional.adaptive_avg_pool2d(x, (3, 2)),
+    lambda x: LR.adaptive_pool2d(x, (3, 2), np.mean), "AdaptiveAvgPool2DBackward0(AG)",
+    shapes=[((1, 2, 5, 4),), ((2, 2, 3),)], names=())
+row("adaptive_avg_pool2d[1]", lambda T, x: T.nn.functional.adaptive_avg_pool2d(x, 1),
+    lambda x: x.mean((-1, -2), keepdims=True), "MeanBackward1(AG)", shapes=[((1, 2, 3, 3),)],
+    names=())
+row("adaptive_avg_pool1d", lambda T, x: T.adaptive_avg_pool1d(x, 3),
+    lambda x: LR.adaptive_pool2d(x[..., None, :], (1, 3), np.mean)[..., 0, :],
+    UNSQ.format("AdaptiveAvgPool2DBackward0"), shapes=[((2, 2, 5),)])
+row("adaptive_max_pool2d", lambda T, x: T.nn.functional.adaptive_max_pool2d(x, (2, 3)),
+    lambda x: LR.adaptive_pool2d(x, (2, 3), np.max), "AdaptiveMaxPool2DBackward0(AG)",
+    shapes=[((1, 2, 5, 4),)], names=())
+row("batch_norm", lambda T, x, w, b: T.nn.functional.batch_norm(x, None, None, w, b, True),
+    lambda x, w, b: LR.batch_norm(x, None, None, w, b), "NativeBatchNormBackward0(AG, AG, AG)",
+    shapes=[((4, 3), (3,), (3,)), ((2, 3, 2, 2), (3,), (3,))], domain=("real",) * 3, atol=1e-4, names=())
+row("batch_norm[eval]",
+    lambda T, x, w: T.nn.functional.batch_norm(x, T.tensor([0.1, -0.2, 0.3], dtype=x.dtype),
+                                               T.tensor([1.5, 0.5, 2.0], dtype=x.dtype), w),
+    lambda x, w: LR.batch_norm(x, [0.1, -0.2, 0.3], [1.5, 0.5, 2.0], w),
+    "NativeBatchNormBackward0(AG, AG, None)", shapes=[((2, 3, 2), (3,))], domain=("real",) * 2,
+    names=())
+row("hardtanh", lambda T, x: T.nn.functional.hardtanh(x, -0.5, 1.5),
+    lambda x: np.clip(x, -0.5, 1.5), "HardtanhBackward0(AG)", names=())
+row("relu6", lambda T, x: T.nn.functional.relu6(x * 4), lambda x: np.clip(x * 4, 0, 6),
+    "HardtanhBackward0(MulBackward0(AG, None))", names=())
+row("tile", lambda T, x: T.tile(x, (2, 1)), lambda x: np.tile(x, (2, 1)), "RepeatBackward0(AG)",
+    method=None)
+row("tile[method]", lambda T, x: x.tile(2), lambda x: np.tile(x, 2), "RepeatBackward0(AG)",
+    shapes=[((2, 3),)], names=())
+row("repeat_interleave", lambda T, x: T.repeat_interleave(x, 2),
+    lambda x: np.repeat(x.reshape(-1), 2),
+    "ViewBackward0(CloneBackward0(ExpandBackward0(UnsqueezeBackward0(ViewBackward0(AG)))))",
+    shapes=[((2, 3),)])
+row("repeat_interleave[dim]", lambda T, x: x.repeat_interleave(3, dim=0),
+    lambda x: np.repeat(x, 3, 0),
+    "ViewBackward0(CloneBackward0(ExpandBackward0(UnsqueezeBackward0(AG))))",
+    shapes=[((2, 3),)], names=())
+row("repeat_interleave[tensor]", lambda T, x: T.repeat_interleave(x, T.tensor([1, 0, 2]), dim=1),
+    lambda x: np.repeat(x, [1, 0, 2], 1), "IndexSelectBackward0(AG)", shapes=[((2, 3),)],
+    names=())
+row("unsafe_chunk", lambda T, x: T.unsafe_chunk(x, 2, 1), lambda x: (x[:, :2], x[:, 2:]),
+    "UnsafeSplitBackward0(AG)", shapes=[((2, 4),)])
+row("unsafe_split", lambda T, x: x.unsafe_split(2), lambda x: (x[:2], x[2:]),
+    "UnsafeSplitBackward0(AG)", shapes=[((3,),)])
+row("median", lambda T, x: T.median(x), lambda x: LR.lower_median(x), "MedianBackward0(AG)",
+    method="median", shapes=[((3,),), ((2, 3),)])
+row("median[dim]", lambda T, x: x.median(1).values, lambda x: LR.lower_median(x, 1),
+    "MedianBackward1(AG)", shapes=[((2, 4),)], names=())
+row("nanmedian", lambda T, x: T.nanmedian(x), lambda x: LR.lower_median(x),
+    "NanmedianBackward0(AG)", shapes=[((4,),)])
+row("nanmedian[dim]", lambda T, x: T.nanmedian(x, 0, keepdim=True)[0],
+    lambda x: LR.lower_median(x, 0)[None], "NanmedianBackward1(AG)", shapes=[((3, 2),)], names=())
 
 
 def _np_softmax(x, d):

@@ -21,6 +21,7 @@ TABLE: dict[str, tuple[str, object]] = {
     "torch.optim": ("gradcalc.optim", "__all__"),
     "torch.optim.lr_scheduler": ("gradcalc.optim.lr_scheduler", "__all__"),
     "torch.utils.data": ("gradcalc.utils.data", "__all__"),
+    "torch.distributions": ("gradcalc.distributions", "__all__"),
     "torch.autograd": ("gradcalc.autograd", (
         "backward", "grad", "Function", "gradcheck", "gradgradcheck", "no_grad",
         "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "Node")),

@@ -8,6 +8,10 @@ from ..errors import GradcalcIndexError, GradcalcValueError, TorchRuntimeError
 from ..core import alloc as _alloc
 from ..core import autograd as _ag
 from ..core.autograd import Node
+from ..core.conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d,
+                         avg_pool1d, avg_pool2d, conv1d, conv2d, conv3d, conv_transpose1d,
+                         conv_transpose2d, max_pool1d, max_pool2d)
+from ..core.norm import batch_norm
 from ..core.backend import to_host
 from ..core.graph import record, save_out, unpack_out
 from ..core.linalg import addmm, matmul
@@ -22,7 +26,10 @@ __all__ = [
     "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
     "smooth_l1_loss", "one_hot", "normalize", "pad", "embedding", "layer_norm", "hardtanh",
-    "logsigmoid", "softmin", "cosine_similarity",
+    "logsigmoid", "softmin", "cosine_similarity", "conv1d", "conv2d", "conv3d",
+    "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d",
+    "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
+    "batch_norm",
 ]
 
 
@@ -47,11 +54,33 @@ def bilinear(input1, input2, weight, bias=None):
 
 
 def relu6(input, inplace=False):
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+class HardtanhBackward0(Node):
+    __slots__ = ()
+    formula = ("grad where min_val < self < max_val, else 0",)
+    saved_names = ("self", "min_val", "max_val")
+
+    def apply(self, g):
+        s, lo, hi = self._unpack()
+        inside = _make((s._data > lo) & (s._data < hi), s)
+        return (where(inside, g, 0.0),)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    return input.clamp(min_val, max_val)
+    if min_val > max_val:
+        raise GradcalcValueError("min_val cannot be greater than max_val")
+    if inplace:
+        from ..core import ops
+
+        return ops.inplace(input, hardtanh(ops._snapshot(input), min_val, max_val))
+    d = input._data
+    xp = input._xp()
+    r = _out(xp.clip(d, min_val, max_val).astype(d.dtype, copy=False), input.device)
+    if _ag._enabled and input._requires_grad:
+        record(r, HardtanhBackward0, (input,), (input, min_val, max_val))
+    return r
 
 
 def logsigmoid(input):
@@ -699,26 +728,4 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         out = out * weight
     if bias is not None:
         out = out + bias
-    return out
-
-
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
-    dims = [0] + list(range(2, input.dim()))
-    shape = [1, -1] + [1] * (input.dim() - 2)
-    if training:
-        mu = input.mean(dims)
-        var = input.var(dims, unbiased=False)
-        if running_mean is not None:
-            n = input.numel() // input.shape[1]
-            with _ag.no_grad():
-                running_mean.mul_(1 - momentum).add_(mu.detach() * momentum)
-                running_var.mul_(1 - momentum).add_(input.detach().var(dims, unbiased=True) * momentum if n > 1 else var.detach() * momentum)
-    else:
-        mu, var = running_mean, running_var
-    out = (input - mu.reshape(shape)) / (var.reshape(shape) + eps).sqrt()
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
     return out

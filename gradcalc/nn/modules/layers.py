@@ -1,10 +1,10 @@
-"""nn layer: Flatten, Dropout, Embedding, LayerNorm and BatchNorm1d."""
+"""nn layer: Flatten, Unflatten, Dropout, Embedding, LayerNorm and BatchNorm1d/2d/3d."""
 
 from __future__ import annotations
 
 import numbers
 
-from ...errors import GradcalcValueError
+from ...errors import GradcalcTypeError, GradcalcValueError
 from .. import _functional as _PF
 from .. import functional as F
 from .. import init
@@ -12,7 +12,8 @@ from .._ops import empty, ones, tensor, zeros
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["BatchNorm1d", "Dropout", "Embedding", "Flatten", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Dropout", "Embedding", "Flatten",
+           "LayerNorm", "Unflatten"]
 
 
 class Flatten(Module):
@@ -28,6 +29,28 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits dim `dim` into `unflattened_size`."""
+
+    def __init__(self, dim, unflattened_size) -> None:
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise GradcalcTypeError("unflattened_size must be a tuple of ints, but found type "
+                                    f"{type(unflattened_size).__name__}")
+        for i, e in enumerate(unflattened_size):
+            if not isinstance(e, int):
+                raise GradcalcTypeError("unflattened_size must be tuple of ints, but found "
+                                        f"element of type {type(e).__name__} at pos {i}")
+        self.dim = dim
+        self.unflattened_size = unflattened_size
+
+    def forward(self, input):
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Dropout(Module):
@@ -192,8 +215,8 @@ class LayerNorm(Module):
         )
 
 
-class BatchNorm1d(Module):
-    """Batch normalisation over (N, C) or (N, C, L) input, with running statistics."""
+class _BatchNorm(Module):
+    """Batch normalisation over every dim but the channel dim, with running statistics."""
 
     def __init__(
         self,
@@ -250,10 +273,6 @@ class BatchNorm1d(Module):
             if self.bias is not None:
                 init.zeros_(self.bias)
 
-    def _check_input_dim(self, input) -> None:
-        if input.dim() != 2 and input.dim() != 3:
-            raise GradcalcValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
-
     def forward(self, input):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
@@ -266,11 +285,6 @@ class BatchNorm1d(Module):
                 factor = 1.0 / float(self.num_batches_tracked)
         bn_training = self.training or (self.running_mean is None and self.running_var is None)
         use_buffers = not self.training or self.track_running_stats
-        if bn_training and input.numel() // input.shape[1] <= 1:
-            raise GradcalcValueError(
-                "Expected more than 1 value per channel when training, got input size "
-                f"{input.shape}"
-            )
         return F.batch_norm(
             input,
             self.running_mean if use_buffers else None,
@@ -289,3 +303,27 @@ class BatchNorm1d(Module):
                 **self.__dict__, use_bias=self.bias is not None
             )
         )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over (N, C) or (N, C, L) input, with running statistics."""
+
+    def _check_input_dim(self, input) -> None:
+        if input.dim() != 2 and input.dim() != 3:
+            raise GradcalcValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over (N, C, H, W) input, with running statistics."""
+
+    def _check_input_dim(self, input) -> None:
+        if input.dim() != 4:
+            raise GradcalcValueError(f"expected 4D input (got {input.dim()}D input)")
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over (N, C, D, H, W) input, with running statistics."""
+
+    def _check_input_dim(self, input) -> None:
+        if input.dim() != 5:
+            raise GradcalcValueError(f"expected 5D input (got {input.dim()}D input)")

@@ -1,0 +1,13 @@
+"""Distributions layer: torch.distributions on gradcalc's core — Normal, Uniform, Bernoulli,
+Categorical with PyTorch's sampling (the same draws after a seed), log_prob, entropy, KL."""
+
+from . import constraints
+from .bernoulli import Bernoulli
+from .categorical import Categorical
+from .distribution import Distribution, ExponentialFamily
+from .kl import kl_divergence, register_kl
+from .normal import Normal
+from .uniform import Uniform
+
+__all__ = ["Bernoulli", "Categorical", "Distribution", "ExponentialFamily", "Normal", "Uniform",
+           "constraints", "kl_divergence", "register_kl"]

@@ -1,0 +1,71 @@
+"""Distributions layer: KL divergence between two distributions of one family
+(torch/distributions/kl.py), dispatched on their types; `register_kl` adds pairs."""
+
+from __future__ import annotations
+
+import math
+
+import gradcalc as torch
+
+from .bernoulli import Bernoulli
+from .categorical import Categorical
+from .normal import Normal
+from .uniform import Uniform
+
+__all__ = ["kl_divergence", "register_kl"]
+
+_KL_REGISTRY: dict = {}
+
+
+def register_kl(type_p, type_q):
+    """Decorator: register `fn(p, q)` as KL(p || q) for instances of these two types."""
+    def decorator(fn):
+        _KL_REGISTRY[type_p, type_q] = fn
+        return fn
+
+    return decorator
+
+
+def kl_divergence(p, q):
+    """KL(p || q), batched over their batch shape."""
+    for tp in type(p).__mro__:
+        for tq in type(q).__mro__:
+            fn = _KL_REGISTRY.get((tp, tq))
+            if fn is not None:
+                return fn(p, q)
+    raise NotImplementedError(f"No KL(p || q) is implemented for p type {p.__class__.__name__} "
+                              f"and q type {q.__class__.__name__}")
+
+
+@register_kl(Bernoulli, Bernoulli)
+def _kl_bernoulli_bernoulli(p, q):
+    softplus = torch.nn.functional.softplus
+    t1 = p.probs * (softplus(-q.logits) - softplus(-p.logits))
+    t1[q.probs == 0] = math.inf
+    t1[p.probs == 0] = 0
+    t2 = (1 - p.probs) * (softplus(q.logits) - softplus(p.logits))
+    t2[q.probs == 1] = math.inf
+    t2[p.probs == 1] = 0
+    return t1 + t2
+
+
+@register_kl(Categorical, Categorical)
+def _kl_categorical_categorical(p, q):
+    t = p.probs * (p.logits - q.logits)
+    t[(q.probs == 0).expand_as(t)] = math.inf
+    t[(p.probs == 0).expand_as(t)] = 0
+    return t.sum(-1)
+
+
+@register_kl(Normal, Normal)
+def _kl_normal_normal(p, q):
+    var_ratio = (p.scale / q.scale).pow(2)
+    t1 = ((p.loc - q.loc) / q.scale).pow(2)
+    return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
+
+
+@register_kl(Uniform, Uniform)
+def _kl_uniform_uniform(p, q):
+    result = ((q.high - q.low) / (p.high - p.low)).log()
+    result[(q.low > p.low) | (q.high < p.high)] = math.inf
+    return result
