@@ -484,10 +484,12 @@ class Registry:
         data = Namespace("torch.utils.data")
         utils = Namespace("torch.utils", subs={"data": data})
         cuda = Namespace("torch.cuda")
+        distributions = Namespace("torch.distributions")
         random = Namespace("torch.random")
         self.torch = Namespace("torch", sized=sized, subs={
             "nn": self.nn, "autograd": self.autograd, "optim": self.optim,
-            "linalg": self.linalg, "utils": utils, "cuda": cuda, "random": random})
+            "linalg": self.linalg, "utils": utils, "cuda": cuda, "random": random,
+            "distributions": distributions})
         self.numpy = _numpy_namespace(self.torch)
         self.math = _math_namespace(rt)
         self.modules = {
@@ -496,7 +498,7 @@ class Registry:
             "torch.optim": self.optim, "torch.optim.lr_scheduler": lr_scheduler,
             "torch.linalg": self.linalg, "torch.nn.init": init, "torch.utils": utils,
             "torch.utils.data": data, "torch.cuda": cuda, "torch.random": random,
-            "numpy": self.numpy,
+            "torch.distributions": distributions, "numpy": self.numpy,
             "numpy.random": self.numpy._extra["random"], "math": self.math,
         }
         self.modules.update(_python_modules(rt))
