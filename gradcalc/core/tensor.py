@@ -46,7 +46,19 @@ COMPLEX_GRAD_MESSAGE = (
 )
 
 
-class Size(tuple):
+class _TorchClass(type):
+    """The class of Tensor and Size: they print as PyTorch's (`<class 'torch.Tensor'>`)."""
+
+    def __repr__(cls):
+        if cls.__name__ in ("Tensor", "Size") and cls.__module__ == __name__:
+            return f"<class 'torch.{cls.__name__}'>"
+        mod = cls.__module__ or ""
+        if mod == "gradcalc" or mod.startswith("gradcalc."):
+            mod = "torch" + mod[len("gradcalc"):]
+        return f"<class '{mod}.{cls.__qualname__}'>"
+
+
+class Size(tuple, metaclass=_TorchClass):
     """A tensor shape, printed as PyTorch prints it: `torch.Size([2, 3])`."""
 
     __slots__ = ()
@@ -86,7 +98,7 @@ def _make(data, like=None):
     return t
 
 
-class Tensor:
+class Tensor(metaclass=_TorchClass):
     """A multi-dimensional array that records the operations applied to it."""
 
     __slots__ = ("_data", "_grad_fn", "_requires_grad", "_vc", "_x", "__weakref__")
@@ -530,9 +542,19 @@ class Tensor:
         return to_copy(self, dtype=None if dt is None else as_dtype(dt),
                        device=None if dev is None else as_device(dev), copy=copy)
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False, **kwargs):
         if dtype is None:
             return _ag._legacy_type(self.dtype.name)
+        legacy = getattr(dtype, "_dt", None)  # torch.FloatTensor, torch.LongTensor ...
+        if legacy is not None:
+            return self.to(legacy)
+        if isinstance(dtype, str):  # 'torch.FloatTensor'
+            from .dtypes import ALL
+
+            for d in ALL:
+                if d.legacy_name == dtype:
+                    return self.to(d)
+            raise GradcalcValueError(f"invalid type: {dtype!r}")
         return self.to(as_dtype(dtype))
 
     def cpu(self) -> "Tensor":

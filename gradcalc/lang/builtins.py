@@ -51,7 +51,7 @@ class Namespace:
         self._module = None
         self._names = None
         self._subs = subs or {}
-        self._extra = extra or {}
+        self._extra = extra if extra is not None else {}
         self._sized = sized or {}
         self._cache = {}
 
@@ -93,7 +93,7 @@ class Namespace:
         if name in self._subs:
             return self._subs[name]
         if name in self._extra:
-            return resolve_lazy(self._extra[name])
+            return self._extra[name]
         mod = self._load()
         if mod is None or name not in self._names:
             matches = _close_matches(name, self.names(), n=3)
@@ -380,61 +380,44 @@ def _check_classinfo(classinfo):
 # ---- NumPy-named subset and math ----
 
 
-def _numpy_namespace(torch: Namespace) -> Namespace:
-    def gc():
-        return importlib.import_module("gradcalc")
+def _numpy_namespace() -> tuple:
+    """`numpy`, `numpy.linalg` and `numpy.random` for one session (gradcalc/lang/npsurface.py,
+    loaded with NumPy when a script first reads one of their names)."""
 
-    def array(obj, dtype=None):
-        g = gc()
-        if dtype is None and not isinstance(obj, g.Tensor):
-            t = g.tensor(obj)
-            return t.double() if t.is_floating_point() else t
-        return g.tensor(obj, dtype=dtype) if not isinstance(obj, g.Tensor) else obj.to(dtype)
+    def surface():
+        from gradcalc.lang import npsurface
 
-    def _f64(name):
-        def make(*args, **kwargs):
-            kwargs.setdefault("dtype", gc().float64)
-            return torch.get(name)(*args, **kwargs)
+        return npsurface
 
-        make.__name__ = name
-        return make
-
-    def _fn(name, torch_name=None):
-        def call(*args, **kwargs):
-            args = [array(a) if isinstance(a, (list, tuple)) else a for a in args]
-            return torch.get(torch_name or name)(*args, **kwargs)
-
-        call.__name__ = name
-        return call
-
-    def seed(n):
-        torch.get("manual_seed")(n)
-
-    random = Namespace("numpy.random", extra={
-        "randn": lambda *s: torch.get("randn")(*s, dtype=gc().float64),
-        "rand": lambda *s: torch.get("rand")(*s, dtype=gc().float64),
-        "seed": seed,
-    })
-    extra = {"array": array, "asarray": array, "pi": _math.pi, "e": _math.e, "inf": _math.inf,
-             "nan": _math.nan, "random": random, "newaxis": None}
-    for n in ("zeros", "ones", "linspace", "eye", "empty"):
-        extra[n] = _f64(n)
-    extra["arange"] = _fn("arange")
-    for n in ("sin", "cos", "tan", "exp", "log", "sqrt", "abs", "tanh", "sum", "mean", "max",
-              "min", "dot", "matmul", "maximum", "minimum", "where", "exp2", "log2", "log10",
-              "sign", "floor", "ceil", "clip", "square", "argmax", "argmin", "outer",
-              "allclose", "isclose", "concatenate", "stack", "transpose", "prod", "std", "var"):
-        extra[n] = _fn(n, {"concatenate": "cat", "clip": "clamp", "transpose": "permute"}.get(n))
-    for n in ("float32", "float64", "int64", "int32", "bool"):
-        extra[n] = _LazyAttr(torch, n)
-    return Namespace("numpy", extra=extra)
+    linalg = Namespace("numpy.linalg", extra=_Lazy(lambda: surface().linalg_names()))
+    random = Namespace("numpy.random", extra=_Lazy(lambda: surface().random_names()))
+    top = Namespace("numpy", extra=_Lazy(lambda: surface().numpy_names(linalg, random)))
+    return top, linalg, random
 
 
-class _LazyAttr:
-    """Placeholder resolved when read (dtypes of the NumPy subset)."""
+class _Lazy(dict):
+    """A namespace's names, built by `build()` the first time any of them is asked for."""
 
-    def __init__(self, ns, name):
-        self.ns, self.name = ns, name
+    def __init__(self, build):
+        super().__init__()
+        self._build = build
+
+    def _fill(self):
+        if self._build is not None:
+            build, self._build = self._build, None
+            self.update(build())
+
+    def __contains__(self, key):
+        self._fill()
+        return super().__contains__(key)
+
+    def __getitem__(self, key):
+        self._fill()
+        return super().__getitem__(key)
+
+    def __iter__(self):
+        self._fill()
+        return super().__iter__()
 
 
 def _math_namespace(rt) -> Namespace:
@@ -490,16 +473,17 @@ class Registry:
             "nn": self.nn, "autograd": self.autograd, "optim": self.optim,
             "linalg": self.linalg, "utils": utils, "cuda": cuda, "random": random,
             "distributions": distributions})
-        self.numpy = _numpy_namespace(self.torch)
+        self.numpy, np_linalg, np_random = _numpy_namespace()
         self.math = _math_namespace(rt)
         self.modules = {
             "torch": self.torch, "torch.nn": self.nn, "torch.nn.functional": self.F,
             "torch.autograd": self.autograd, "torch.autograd.functional": functional,
             "torch.optim": self.optim, "torch.optim.lr_scheduler": lr_scheduler,
             "torch.linalg": self.linalg, "torch.nn.init": init, "torch.utils": utils,
-            "torch.utils.data": data, "torch.cuda": cuda, "torch.random": random,
-            "torch.distributions": distributions, "numpy": self.numpy,
-            "numpy.random": self.numpy._extra["random"], "math": self.math,
+            "torch.utils.data": data, "torch.cuda": cuda,
+            "torch.distributions": distributions, "torch.random": random,
+            "numpy": self.numpy, "numpy.random": np_random, "numpy.linalg": np_linalg,
+            "math": self.math,
         }
         self.modules.update(_python_modules(rt))
         self.python = make_python_builtins(rt, session)
@@ -560,12 +544,6 @@ def _python_modules(rt) -> dict:
     for name in ("random", "itertools", "functools", "collections", "copy", "time", "typing"):
         mods[name] = getattr(P, f"{name}_module")(rt, Namespace)
     return mods
-
-
-def resolve_lazy(value):
-    if isinstance(value, _LazyAttr):
-        return value.ns.get(value.name)
-    return value
 
 
 def _variable_factory(reg):

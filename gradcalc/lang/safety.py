@@ -32,8 +32,9 @@ _NUM = frozenset("real imag conjugate is_integer bit_length as_integer_ratio".sp
 _RANGE = frozenset("start stop step count index".split())
 _SLICE = frozenset("start stop step".split())
 _NDARRAY = frozenset(
-    "T all any argmax argmin astype copy dtype flatten item max mean min ndim reshape round "
-    "shape size squeeze std sum tolist transpose var".split()
+    "T all any argmax argmin argsort astype clip conj copy cumprod cumsum diagonal dot dtype "
+    "fill flatten imag item itemsize max mean min nbytes ndim nonzero prod ptp ravel real "
+    "reshape round shape size sort squeeze std sum swapaxes tolist trace transpose var".split()
 )
 _BUILTIN_ALLOW = {
     str: _STR, list: _LIST, tuple: _TUPLE, dict: _DICT, set: _SET,
@@ -144,6 +145,8 @@ def get_attr(obj, name: str):
             return _astype(obj)
         if names is _NDARRAY and name == "tolist":
             return _ndarray_tolist(obj)
+        if names is _NDARRAY and name == "dot":
+            return _ndarray_dot(obj)
         try:
             return getattr(obj, name)
         except AttributeError:
@@ -250,6 +253,17 @@ def _astype(arr):
         return arr.astype(dt, *args, **kwargs)
 
     return astype
+
+
+def _ndarray_dot(arr):
+    """ndarray.dot for scripts: the product's size and work checked first, as numpy.dot's."""
+    def dot(b, out=None):
+        from gradcalc.lang.npsurface import product_check
+
+        product_check("dot", (arr, b), {})
+        return arr.dot(b, out) if out is not None else arr.dot(b)
+
+    return dot
 
 
 def runs_script_code(obj, name: str) -> bool:

@@ -81,6 +81,11 @@ class DataLoader:
             )
         if sampler is not None and shuffle:
             raise GradcalcValueError("sampler option is mutually exclusive with shuffle")
+        if shuffle and batch_sampler is None:
+            n = len(dataset)  # PyTorch's RandomSampler refuses an empty dataset at once
+            if n <= 0:
+                raise GradcalcValueError(
+                    f"num_samples should be a positive integer value, but got num_samples={n}")
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
