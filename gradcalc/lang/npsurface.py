@@ -38,7 +38,7 @@ BOUNDED = (
     "triu tril copy asarray array ascontiguousarray atleast_1d atleast_2d atleast_3d "
     "searchsorted digitize dtype result_type can_cast "
     "iscomplexobj isrealobj isscalar isfortran zeros_like ones_like empty_like full_like "
-    "rot90 split array_split take choose compress extract select piecewise"
+    "rot90 take choose compress extract select piecewise"
 ).split()
 #: creation functions whose first argument (or `shape`) is the shape of the result
 SHAPED = ("zeros", "ones", "empty", "full")
@@ -54,6 +54,8 @@ DTYPES = ("float16 float32 float64 double single half int8 int16 int32 int64 uin
 _PLAIN = (bool, int, float, complex, str, type(None), slice, type(Ellipsis), np.generic,
           np.dtype)
 _NUMERIC = frozenset("biufc")
+_MAX_NAME = 32  # the longest string a NumPy function takes (an option's or a dtype's name)
+_ARRAY_OBJECT = 112  # bytes of one ndarray object without its data (what split hands back)
 
 
 def numpy_names(linalg, random) -> dict:
@@ -84,6 +86,13 @@ def linalg_names() -> dict:
 
 def _vet(value, what: str, depth: int = 0):
     """`value` if NumPy may receive it from a script, else SecurityError."""
+    if isinstance(value, str):
+        # a mode or dtype name ('C', 'stable', 'float32'), never array data: a string array
+        # is refused anyway, and NumPy would allocate it (4 bytes a character) before we see it
+        if depth or len(value) > _MAX_NAME:
+            raise SecurityError(f"{what}: gradcalc scripts use arrays of numbers only (a "
+                                "string is taken as an option's name, not as data)")
+        return value
     if isinstance(value, _PLAIN):
         return value
     if isinstance(value, np.ndarray):
@@ -200,7 +209,17 @@ def _broadcast_check(name, args, kwargs) -> None:
 
 def _shape_check(name, args, kwargs) -> None:
     shape = kwargs.get("shape", args[0] if args else ())
+    if name == "full" and isinstance(kwargs.get("fill_value", args[1] if len(args) > 1 else 0),
+                                     str):
+        raise SecurityError("numpy.full(): gradcalc scripts use arrays of numbers only")
     _numel(_count(shape), kwargs, f"numpy.{name}()")
+
+
+def _split_check(name, args, kwargs) -> None:
+    """split/array_split hand back one array object per section, however small."""
+    sections = kwargs.get("indices_or_sections", args[1] if len(args) > 1 else None)
+    if isinstance(sections, (int, np.integer)):
+        alloc.check_numel(int(sections), _ARRAY_OBJECT, f"numpy.{name}()")
 
 
 def _arange_check(name, args, kwargs) -> None:
@@ -312,7 +331,8 @@ def _append_check(name, args, kwargs) -> None:
     _numel(sum(_count(_shape_of(a)) for a in args[:2]), {}, "numpy.append()")
 
 
-_SIZED.update(vdot=None, tensordot=_tensordot_check, append=_append_check)
+_SIZED.update(vdot=None, tensordot=_tensordot_check, append=_append_check,
+              split=_split_check, array_split=_split_check)
 
 
 # ---- numpy.random: NumPy's legacy generator (np.random.seed), one per session -----------
