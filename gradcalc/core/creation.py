@@ -444,10 +444,13 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
 
 
 def _host_like(t):
-    # an uninitialised host array laid out as t (empty_like keeps the strides' order)
+    # an uninitialised host array laid out as t (empty_like keeps the strides' order); an
+    # expanded tensor (a zero stride) is not dense, so its result is contiguous, as in PyTorch
     d = t._data
-    return np.empty_like(d if isinstance(d, np.ndarray) and t.device is CPU else
-                         np.empty(np.shape(d), dtype=d.dtype))
+    if isinstance(d, np.ndarray) and t.device is CPU and all(
+            s or n < 2 for s, n in zip(d.strides, d.shape)):
+        return np.empty_like(d)
+    return np.empty(np.shape(d), dtype=d.dtype)
 
 
 @op("bernoulli", differentiable=False)

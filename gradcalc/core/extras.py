@@ -67,7 +67,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         raise GradcalcTypeError("repeat_interleave(): argument 'repeats' must be Tensor or int, "
                                 f"not {type(repeats).__name__}")
     if repeats < 0:
-        raise TorchRuntimeError("repeats can not be negative")
+        raise TorchRuntimeError("Repeats must be non-negative")
     x = input.flatten() if dim is None else input
     d = 0 if dim is None else _wrap_dim(dim, x.dim())
     shape = list(x.shape)

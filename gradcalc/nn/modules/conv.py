@@ -14,7 +14,7 @@ from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d"]
 
-_PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
+_PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}  # (printed as a set, as PyTorch)
 
 
 def _ntuple(v, n):
@@ -39,16 +39,17 @@ class _ConvNd(Module):
         if out_channels % groups != 0:
             raise GradcalcValueError("out_channels must be divisible by groups")
         if isinstance(padding, str):
-            if padding not in ("same", "valid"):
+            valid = {"same", "valid"}
+            if padding not in valid:
                 raise GradcalcValueError(
-                    f"Invalid padding string {padding!r}, should be one of {{'same', 'valid'}}")
+                    f"Invalid padding string {padding!r}, should be one of {valid}")
             if padding == "same" and any(s != 1 for s in stride):
                 raise GradcalcValueError(
                     "padding='same' is not supported for strided convolutions")
         if padding_mode not in _PADDING_MODES:
             raise GradcalcValueError(
-                "padding_mode must be one of {'zeros', 'reflect', 'replicate', 'circular'}, "
-                f"but got padding_mode='{padding_mode}'")
+                f"padding_mode must be one of {_PADDING_MODES}, but got padding_mode="
+                f"'{padding_mode}'")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
