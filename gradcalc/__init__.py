@@ -31,6 +31,7 @@ def _load():
     from .core.registry import FUNCTIONS
     from .core.tensor import Size, Tensor
     from .nn import functional as _functional  # noqa: F401  (registers softmax & co.)
+    from .serialization import load as _load_file, save as _save_file
 
     g.update(FUNCTIONS)
     for name, d in dtypes.ALIASES.items():
@@ -56,6 +57,7 @@ def _load():
         is_complex=lambda t: t.is_complex(),
         numel=lambda t: t.numel(),
         e=math.e, pi=math.pi, inf=math.inf, nan=math.nan,
+        save=_save_file, load=_load_file,
     )
     g.update(public)
     # the names `torch.` offers (the sandbox's export table reads this, never dir())

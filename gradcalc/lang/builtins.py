@@ -454,6 +454,7 @@ class Registry:
 
     def __init__(self, rt, session=None):
         self.rt = rt
+        self.granted: dict = {}  # host functions the front end hands to scripts (grant)
         sized = torch_sized(rt)
         self.F = Namespace("torch.nn.functional", sized=sized)
         init = Namespace("torch.nn.init")
@@ -472,7 +473,9 @@ class Registry:
         self.torch = Namespace("torch", sized=sized, subs={
             "nn": self.nn, "autograd": self.autograd, "optim": self.optim,
             "linalg": self.linalg, "utils": utils, "cuda": cuda, "random": random,
-            "distributions": distributions})
+            "distributions": distributions},
+            extra={"save": self._granted("torch.save", "write"),
+                   "load": self._granted("torch.load", "read")})
         self.numpy, np_linalg, np_random = _numpy_namespace()
         self.math = _math_namespace(rt)
         self.modules = {
@@ -489,10 +492,25 @@ class Registry:
         self.python = make_python_builtins(rt, session)
         self.python.update(torch=self.torch, nn=self.nn, F=self.F, id=id, __name__="__main__")
         self._bare: dict = {}
-        self.granted: dict = {}  # host functions the front end hands to scripts (grant)
+
+    def _granted(self, name: str, verb: str):
+        """`name` (torch.save, torch.load) as the front end granted it, else a refusal."""
+        granted = self.granted
+
+        def call(*args, **kwargs):
+            fn = granted.get(name)
+            if fn is None:
+                from gradcalc.scriptfiles import refusal
+
+                raise refusal(f"{name}()", verb)
+            return fn(*args, **kwargs)
+
+        call.__name__ = call.__qualname__ = name.rsplit(".", 1)[-1]
+        return call
 
     def grant(self, name: str, fn) -> None:
-        """Offer the host function `fn` to scripts as the bare name `name` (`save_graph`).
+        """Offer the host function `fn` to scripts as the bare name `name` (`save_graph`), or as
+        `torch.save` / `torch.load` (their default is a refusal naming --allow-files).
 
         For capabilities the user grants on the command line; `fn` checks its own arguments.
         """
@@ -524,7 +542,7 @@ class Registry:
         raise KeyError(name)
 
     def candidates(self) -> list[str]:
-        names = set(self.python) | set(self.granted)
+        names = set(self.python) | {n for n in self.granted if "." not in n}
         for ns in (self.torch, self.F, self.autograd):
             names |= set(ns.names())
         return sorted(names)
