@@ -109,6 +109,7 @@ def conv_array(xp, x, wt, w: Win, groups):
     L = math.prod(w.out)
     ck = (C // groups) * w.K
     _guard(N * C * w.K * L, x.itemsize, "conv()", 2.0 * N * O * ck * L)
+    _guard(N * O * L, x.itemsize, "conv()")  # the result, before the matmul makes it
     cols = im2col(xp, x, w).reshape(N, groups, ck, L)
     out = xp.matmul(wt.reshape(groups, O // groups, ck), cols)
     return out.reshape((N, O) + w.out)
@@ -121,6 +122,9 @@ def conv_t_array(xp, g, wt, w: Win, groups):
     L = math.prod(w.out)
     ck = (C // groups) * w.K
     _guard(N * C * w.K * L, g.itemsize, "conv_transpose()", 2.0 * N * O * ck * L)
+    # the result, padded as col2im builds it
+    _guard(N * C * math.prod(s + lo + hi for s, (lo, hi) in zip(w.size, w.pads)), g.itemsize,
+           "conv_transpose()")
     wm = wt.reshape(groups, O // groups, ck)
     cols = xp.matmul(wm.swapaxes(-1, -2), g.reshape(N, groups, O // groups, L))
     return col2im(xp, cols.reshape((N, C, w.K) + w.out), w)
@@ -133,9 +137,12 @@ def conv_w_array(xp, x, g, w: Win, groups):
     L = math.prod(w.out)
     ck = (C // groups) * w.K
     _guard(N * C * w.K * L, x.itemsize, "conv()", 2.0 * N * O * ck * L)
+    _guard(N * O * L, x.itemsize, "conv()")  # the result, before the matmul makes it
     cols = im2col(xp, x, w).reshape(N, groups, ck, L)
     gm = g.reshape(N, groups, O // groups, L)
-    gw = xp.matmul(gm, cols.swapaxes(-1, -2)).sum(0)
+    # one product per group over (batch, position): a single GEMM each, not N small ones
+    gw = xp.stack([xp.tensordot(gm[:, i], cols[:, i], axes=([0, 2], [0, 2]))
+                   for i in range(groups)])
     return gw.reshape((O, C // groups) + w.k)
 
 
