@@ -13,6 +13,30 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from gradcalc.sessions import (  # noqa: F401 - the limits' options, and sessions made from them
+    _LIMIT_METAVARS,
+    LIMIT_OPTIONS,
+    MAX_RECURSION_CAP,
+    make_session,
+)
+from gradcalc.terminal import (  # the command's output helpers (isolate and __main__ use them)
+    OutputClosed,
+    error_text,
+    plot_chart,
+    rich_console,
+    silence_stdout,
+    use_rich,
+    write_error,
+    write_out,
+    write_picture,
+)
+from gradcalc.terminal import (
+    flush_stdout as _flush,
+)
+from gradcalc.terminal import (
+    write_file as _write_file,
+)
+
 # ----------------------------------------------------------------------------------------
 # The option table: the one source of truth for both the Typer app and the fast path.
 
@@ -112,12 +136,6 @@ def check_count(value: int | None) -> int | None:
     return value
 
 
-#: the deepest --max-recursion: a nested script call costs 5 to 15 Python frames and some C
-#: stack; measured, a module's forward recursing through a comprehension and a lambda
-#: overflowed the 8 MB C stack (a crash, not an error) past about 2,000 nested calls
-MAX_RECURSION_CAP = 1_000
-
-
 def check_recursion(value: int | None) -> int | None:
     check_count(value)
     if value is not None and value > MAX_RECURSION_CAP:
@@ -179,14 +197,6 @@ def _debug():
 
 
 LIMITS = "Limits"
-
-#: Limits field -> the option that sets it (named in the message of the LimitError it raises)
-LIMIT_OPTIONS = {"max_elements": "--max-elements", "max_memory": "--max-memory",
-                 "max_recursion": "--max-recursion", "max_iterations": "--max-iterations",
-                 "max_flops": "--max-flops"}
-#: the value each option takes, as a LimitError's hint writes it
-_LIMIT_METAVARS = {"max_memory": "SIZE"}
-
 
 def check_memory(value: str | None) -> str | None:
     if value is not None:
@@ -395,14 +405,23 @@ COMMANDS: dict[str, Command] = {
         "Interactive session (history, completion, multi-line blocks).",
         "Start an interactive session: Up and Ctrl-R search the history, Tab completes names "
         "and attributes, Enter runs a complete statement and continues an open block. "
-        "Commands: :help [NAME], :vars, :graph NAME, :trace NAME, :reset, :history, :quit.",
-        ["gradcalc repl", "gradcalc  # on a terminal"],
+        "Commands: :help [NAME] (or help(NAME)), :vars, :graph NAME, :plot EXPR over x=A:B, "
+        ":trace NAME, :out (Out[n] and _n are the values echoed), :reset, :history, :quit "
+        "(or exit, quit(), Ctrl-D). On a pipe it runs the input as `gradcalc run -` does.",
+        ["gradcalc repl", "gradcalc  # on a terminal", "gradcalc repl --colors light --vi"],
         [],
         [
             _dtype(),
             _precision(),
             Opt("history_file", ["--history-file"], metavar="PATH",
                 help="History file (default: $XDG_STATE_HOME/gradcalc/history)."),
+            Opt("colors", ["--colors"], "choice", choices=("auto", "dark", "light", "none"),
+                panel=OUTPUT,
+                help="Highlighting: auto (the terminal's own palette, readable on any "
+                     "background), dark or light (a theme for that background), none (also "
+                     "NO_COLOR)."),
+            Opt("vi", ["--vi"], "flag",
+                help="Vi editing keys (also `set editing-mode vi` in ~/.inputrc)."),
             *_limits(),
             _allow_files(),
             _debug(),
@@ -773,56 +792,6 @@ def default_command() -> int:
     return execute("run", defaults("run"))
 
 
-def error_text(e) -> str:
-    """A GradcalcError as the user reads it: `where:line:col: message` with the line and a
-    caret, or `gradcalc: error: message` for a usage error."""
-    from gradcalc.errors import UsageError
-
-    text = e.format()
-    if isinstance(e, UsageError) and e.line is None and not text.startswith("gradcalc: "):
-        text = f"gradcalc: error: {text}"
-    return text
-
-
-def write_error(text: str) -> None:
-    stream = sys.stderr
-    stream.write(text if text.endswith("\n") else text + "\n")
-    stream.flush()
-
-
-def _flush() -> None:
-    try:
-        sys.stdout.flush()
-    except (BrokenPipeError, ValueError, OSError):
-        pass
-
-
-class OutputClosed(BaseException):
-    """stdout's reader went away (EPIPE, as `gradcalc run big.gc | head`): the command ends
-    quietly. A BaseException, so that script code running a `print` cannot report it."""
-
-
-def write_out(text: str) -> None:
-    """Write to stdout (the sink of scripts' output); a closed pipe raises OutputClosed."""
-    try:
-        sys.stdout.write(text)
-    except BrokenPipeError:
-        raise OutputClosed from None
-
-
-def silence_stdout() -> None:
-    """Python's recipe for EPIPE: /dev/null over stdout's descriptor, so that the flush at exit
-    (of what is still buffered) cannot fail again and print 'Exception ignored'."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, sys.stdout.fileno())
-        finally:
-            os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 #: where `run --json` and `eval --json` also record each warning (None: stderr only)
 _ON_WARNING: list = [None]
 
@@ -902,30 +871,6 @@ class _numerics:
         return False
 
 
-def use_rich(opts: dict, stream=None) -> bool:
-    """Rich only on a terminal: never with --plain/--json, NO_COLOR, or a pipe."""
-    if opts.get("plain") or opts.get("json"):
-        return False
-    if os.environ.get("NO_COLOR"):
-        return False
-    forced = os.environ.get("TTY_COMPATIBLE")
-    if forced in ("0", "1"):
-        return forced == "1"
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    stream = stream or sys.stdout
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def rich_console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(highlight=False, stderr=stderr)
-
-
 def _print_json(obj: Any) -> None:
     import json
 
@@ -940,48 +885,6 @@ def _usage(message: str):
 
 # ----------------------------------------------------------------------------------------
 # Sessions, bindings and derivatives (eval and graph).
-
-
-def _lang():
-    from gradcalc import lang
-
-    return lang
-
-
-def make_session(opts: dict, *, echo: bool = True, write=None):
-    """A Session with the command's limits; a limit's error names the option that raises it."""
-    lang = _lang()
-    given = {k: opts[k] for k in ("timeout", *LIMIT_OPTIONS) if opts.get(k) is not None}
-    if "max_memory" in given:
-        from gradcalc.lang.limits import parse_size
-
-        given["max_memory"] = parse_size(given["max_memory"])
-    hints = {k: f"{o} {_LIMIT_METAVARS.get(k, 'N')}" for k, o in LIMIT_OPTIONS.items()}
-    hints["timeout"] = "--timeout S"
-    if given.get("max_recursion", 0) >= MAX_RECURSION_CAP:
-        hints["max_recursion"] = ""  # already as high as it goes
-    limits = lang.Limits(**given, hints=hints)
-    session = lang.Session(echo=echo, write=write or write_out, limits=limits)
-    grant_files(session, opts)
-    return session
-
-
-def grant_files(session, opts: dict) -> None:
-    """save_graph for scripts: it writes only into the --allow-files directory, else refuses."""
-    directory = opts.get("allow_files")
-    if not directory:
-        session.registry.grant("save_graph", _no_files)
-        return
-    from gradcalc.scriptfiles import FileGrant, save_graph_builtin
-
-    session.registry.grant("save_graph", save_graph_builtin(session, FileGrant(directory)))
-
-
-def _no_files(*args, **kwargs):
-    """save_graph without --allow-files: the one-line refusal naming the flag."""
-    from gradcalc.scriptfiles import refusal
-
-    raise refusal("save_graph()")
 
 
 # ----------------------------------------------------------------------------------------
@@ -1102,31 +1005,6 @@ def _output_format(path: str) -> str:
     return _OUTPUT_EXTENSIONS[ext]
 
 
-def _write_file(path: str, data: bytes) -> None:
-    try:
-        with open(path, "wb") as f:
-            f.write(data)
-    except OSError as e:
-        raise _usage(f"cannot write {path!r}: {e.strerror or e}") from None
-
-
-def write_picture(fig, output: str | None, fmt: str, save) -> int:
-    """Save a matplotlib figure to `output`, or to stdout (binary formats only on a pipe)."""
-    import io
-
-    if output is None and fmt != "svg" and sys.stdout.isatty():
-        raise _usage(f"{fmt} is binary: give --output FILE.{fmt} (or pipe stdout to a file)")
-    buf = io.BytesIO()
-    save(fig, buf, fmt)
-    if output is None:
-        _flush()
-        sys.stdout.buffer.write(buf.getvalue())
-        sys.stdout.flush()
-    else:
-        _write_file(output, buf.getvalue())
-    return 0
-
-
 def _json_text(obj: Any) -> str:
     import json
 
@@ -1169,22 +1047,6 @@ def cmd_plot(opts: dict) -> int:
                      "(or --json for the sampled grid)")
     sys.stdout.write(plot_chart(result, color=use_rich(opts)) + "\n")
     return 0
-
-
-def plot_chart(curve, *, color: bool, stream=None) -> str:
-    """The terminal chart of a curve, sized to the terminal; the sampled table without plotext."""
-    import shutil
-
-    from gradcalc.render import plot as rp
-
-    if not rp.have_plotext():
-        write_error(f"gradcalc: note: a terminal chart needs `{rp.EXTRA_HINT}`; "
-                    "showing the sampled table")
-        return rp.curve_table(curve)
-    size = shutil.get_terminal_size((80, 24))
-    width = max(40, size.columns)
-    height = max(12, min(size.lines - 2, 30))
-    return rp.curve_chart(curve, width=width, height=height, color=color)
 
 
 def _read_text(path: str) -> str:
@@ -1235,76 +1097,6 @@ class ScriptLines:
         return text
 
 
-_BLOCK = _LazyRe(r"(def|class|if|for|while|with|try|async|@)\b")
-_CONTINUES = _LazyRe(r"(else|elif|except|finally)\b")
-
-
-def _balanced(line: str) -> bool | None:
-    """True when a single line surely closes its statement; None when only the parser knows."""
-    if "\\" in line or '"""' in line or "'''" in line:
-        return None
-    depth, quote = 0, None
-    for ch in line:
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "#":
-            break
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-    return None if depth or quote else True
-
-
-def parses(text: str) -> bool:
-    """False only while `text` is an unfinished statement (open bracket, string or block)."""
-    from gradcalc.errors import IncompleteInput, ParseError
-
-    try:
-        _lang().parse(text, "<stdin>")
-    except IncompleteInput:
-        return False
-    except ParseError:
-        return True
-    return True
-
-
-def statement_chunks(readline: Callable[[], str]):
-    """Yield (first line number, text) of each top-level statement as soon as it is whole.
-
-    A simple statement is whole when its brackets close (`is_complete` decides the unclear
-    cases); a block (`def`, `for`, `if` ...) ends at the next line that starts at column 0.
-    """
-    buf: list[str] = []
-    start = lineno = 0
-    block = False
-    while True:
-        line = readline()
-        if not line:
-            break
-        lineno += 1
-        if buf and block and line[:1] not in (" ", "\t", "\n", "\r", "#", "") \
-                and not _CONTINUES.match(line):
-            yield start, "".join(buf)
-            buf = []
-        if not buf:
-            stripped = line.strip()
-            if not stripped or stripped.startswith("#"):
-                continue
-            start, block = lineno, bool(_BLOCK.match(line))
-        buf.append(line)
-        if not block:
-            quick = _balanced(line) if len(buf) == 1 else None
-            if quick or parses("".join(buf)):
-                yield start, "".join(buf)
-                buf = []
-    if buf:
-        yield start, "".join(buf)
-
-
 def run_stream(session, readline, source: str, *, echo: bool, keep_going: bool, as_json: bool,
                printed: list[str] | None = None) -> int:
     """Run statements as they arrive; echo, flush after each one. Returns the exit code.
@@ -1312,13 +1104,13 @@ def run_stream(session, readline, source: str, *, echo: bool, keep_going: bool, 
     (--timeout is the Session's: it counts the statements' running time, not the time spent
     waiting for input, so `tail -f log | gradcalc run - --timeout 5` can run for hours.)"""
     from gradcalc.errors import GradcalcError, Interrupted, LimitError
+    from gradcalc.lang import NO_ECHO
 
-    no_echo = getattr(_lang(), "NO_ECHO", None)
     out = sys.stdout
     failed = False
     if as_json:
         from gradcalc.render.values import value_json
-    for start, text in statement_chunks(readline):
+    for start, text in session.chunks(readline):
         try:
             for stmt in session.statements(text, source, start):
                 value = session.execute(stmt)
@@ -1326,7 +1118,7 @@ def run_stream(session, readline, source: str, *, echo: bool, keep_going: bool, 
                 if as_json and printed:
                     _print_json({"line": line, "output": "".join(printed)})
                     printed.clear()
-                if echo and value is not no_echo and value is not None:
+                if echo and value is not NO_ECHO:
                     if as_json:
                         _print_json({"line": line, "value": value_json(value)})
                     else:
@@ -1390,9 +1182,13 @@ def cmd_run(opts: dict) -> int:
 
 
 def cmd_repl(opts: dict) -> int:
+    if not (sys.stdin and sys.stdin.isatty()):  # a pipe: read it as a script
+        run_opts = defaults("run")
+        run_opts.update((k, v) for k, v in opts.items() if k in run_opts and v is not None)
+        return cmd_run(run_opts)
     from gradcalc.repl import run_repl
 
-    return run_repl(opts)
+    return run_repl(opts, version=version())
 
 
 IMPLS: dict[str, Callable[[dict], int]] = {

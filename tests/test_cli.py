@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gradcalc import api, cli
+from gradcalc.lang import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -531,7 +532,7 @@ def test_statement_chunks_yield_as_soon_as_a_statement_is_whole():
         seen.append(line)
         return line
 
-    chunks = cli.statement_chunks(readline)
+    chunks = Session.chunks(readline)
     assert next(chunks) == (1, "x = 1\n") and len(seen) == 1  # no read-ahead: it streams
     assert next(chunks) == (2, "def f():\n    return 1\n")
     assert next(chunks) == (4, "y = [1,\n2]\n")

@@ -264,7 +264,7 @@ def test_repl_graph_output(tmp_path, capsys, monkeypatch):
     assert out == "wrote z.svg\n"
     assert err.splitlines() == [
         "gradcalc: error: --output: expected a .svg, .png or .pdf file, got 'z.gif'",
-        "unknown option --colour; expected --output, --saved"]
+        ":graph: unknown option --colour; expected --output, --saved"]
     words = texts(svg_tree(tmp_path / "z.svg"))
     assert "z" in words and "x" in words and "exponent = 3" in words
 

@@ -84,7 +84,7 @@ def test_history_path_follows_xdg(monkeypatch, tmp_path):
 UP, CTRL_C, CTRL_D, TAB, ENTER = "\x1b[A", "\x03", "\x04", "\t", "\r"
 
 
-def drive(keys, tmp_path, capsys, gap=0.06):
+def drive(keys, tmp_path, capsys, gap=0.06, extra=None):
     """Run the REPL on keystrokes sent one group at a time; returns (exit code, stdout, stderr)."""
     pytest.importorskip("prompt_toolkit")
     from prompt_toolkit.input import create_pipe_input
@@ -92,7 +92,7 @@ def drive(keys, tmp_path, capsys, gap=0.06):
 
     from gradcalc import cli
 
-    opts = {**cli.defaults("repl"), "history_file": str(tmp_path / "history")}
+    opts = {**cli.defaults("repl"), "history_file": str(tmp_path / "history"), **(extra or {})}
     with create_pipe_input() as inp:
         done = threading.Event()
 
@@ -105,7 +105,7 @@ def drive(keys, tmp_path, capsys, gap=0.06):
 
         t = threading.Thread(target=feed, daemon=True)
         t.start()
-        code = R.run_repl(opts, input=inp, output=DummyOutput())
+        code = R.run_repl(opts, version=cli.version(), input=inp, output=DummyOutput())
         done.set()
         t.join(5)
     cap = capsys.readouterr()
@@ -182,19 +182,107 @@ def test_commands(tmp_path, capsys):
             ":help", ENTER, ":reset", ENTER, ":vars", ENTER, ":bogus", ENTER, ":quit", ENTER]
     code, out, err = drive(keys, tmp_path, capsys)
     assert code == 0
-    assert "x  tensor () float32 requires_grad" in out
-    assert "z  tensor () float32 requires_grad grad_fn=AddBackward0" in out
+    assert ("x  tensor  ()  float32  requires_grad\n"
+            "z  tensor  ()  float32  requires_grad grad_fn=AddBackward0\n") in out
     assert "z = AddBackward0  () float32\n└── AddBackward0  () float32" in out
     assert "x = AccumulateGrad #1  () float32" in out
     assert "6. x = AccumulateGrad  () float32\n   grad in: tensor(24.)\n   x.grad = tensor(24.)" in out
     assert "x.grad = tensor(24.)\nTrue\n" in out  # :trace leaves x.grad as it was (None)
     assert ":graph NAME" in out and "(a fresh session)\n(no names yet)" in out
-    assert "unknown command :bogus" in err
+    assert all(len(line) <= 80 for line in out.split("Type a statement")[1].splitlines()[1:12])
+    assert err == ":bogus: unknown command; :help lists them\n"
 
 
 def test_history_command(tmp_path, capsys):
     code, out, err = drive(["1 + 1", ENTER, ":history", ENTER, CTRL_D], tmp_path, capsys)
     assert "   1  1 + 1" in out
+
+
+def test_help_on_builtins_namespaces_and_script_functions(tmp_path, capsys):
+    keys = [":help sigmoid", ENTER, "help(torch.sigmoid)", ENTER, "def f(x):", ENTER,
+            '"""Square x."""', ENTER, "return x * x", ENTER, ENTER, ":help f", ENTER,
+            "help(nn.Linear)", ENTER, ":help qqq_undefined", ENTER, CTRL_D]
+    code, out, err = drive(keys, tmp_path, capsys)
+    assert code == 0
+    assert ("sigmoid(input)\n\nAn op of gradcalc's op table (differentiable), as torch.sigmoid"
+            in out)
+    assert "torch.sigmoid(input)\n\nAn op of gradcalc's op table" in out
+    assert "f(x)\n\nSquare x.\n" in out
+    assert "class nn.Linear(in_features, out_features, bias=True, device=None, dtype=None)" in out
+    assert err == ":help: 'qqq_undefined' is not a name this session knows\n"
+
+
+@pytest.mark.parametrize("word", ["exit", "quit", "exit()", "quit()", ":quit"])
+def test_exit_and_quit_leave(word, tmp_path, capsys):
+    code, out, err = drive([word, ENTER, "1 + 1", ENTER, CTRL_D], tmp_path, capsys)
+    assert code == 0 and err == ""
+    assert out.splitlines()[1:] == []  # nothing ran after it
+
+
+def test_a_name_the_script_binds_is_not_a_habit(tmp_path, capsys):
+    code, out, err = drive(["exit = 5", ENTER, "exit", ENTER, "help = 2", ENTER, "help", ENTER,
+                            CTRL_D], tmp_path, capsys)
+    assert out.splitlines()[1:] == ["5", "2"], err
+
+
+def test_banner_fits_80_columns(tmp_path, capsys):
+    code, out, err = drive([CTRL_D], tmp_path, capsys)
+    banner = out.splitlines()[0]
+    assert banner.startswith("gradcalc ") and len(banner) <= 80
+
+
+def test_out_and_numbered_underscores(tmp_path, capsys):
+    keys = ["6 * 7", ENTER, "x = 1", ENTER, "[1, 2]", ENTER, "Out[1] + _2[0]", ENTER,
+            "__", ENTER, ":out", ENTER, CTRL_D]
+    code, out, err = drive(keys, tmp_path, capsys)
+    assert out.splitlines()[1:] == ["42", "[1, 2]", "43", "[1, 2]",
+                                    "Out[1]: 42", "Out[2]: [1, 2]", "Out[3]: 43",
+                                    "Out[4]: [1, 2]"], err
+
+
+def test_vars_columns_align(tmp_path, capsys):
+    keys = ["weights = zeros(2, 3, requires_grad=True)", ENTER, "n = 3", ENTER,
+            "y = (weights * 2).sum()", ENTER, ":vars", ENTER, CTRL_D]
+    code, out, err = drive(keys, tmp_path, capsys)
+    assert out.splitlines()[1:] == [
+        "weights  tensor  (2, 3)  float32  requires_grad",
+        "n        int",
+        "y        tensor  ()      float32  requires_grad grad_fn=SumBackward0",
+    ], err
+
+
+def test_graph_and_trace_of_a_value_that_is_not_a_tensor_say_so(tmp_path, capsys):
+    code, out, err = drive(["s = 'x'", ENTER, ":graph s", ENTER, ":trace s", ENTER, CTRL_D],
+                           tmp_path, capsys)
+    assert err == (":graph: s is a str, not a tensor: it has no graph\n"
+                   ":trace: s does not require grad: there is no backward pass to show\n")
+
+
+def test_colors_none_and_vi_mode_start(tmp_path, capsys):
+    code, out, err = drive(["1 + 1", ENTER, CTRL_D], tmp_path, capsys,
+                           extra={"colors": "none", "vi": True})
+    assert code == 0 and out.splitlines()[1:] == ["2"], err
+    for colors in ("dark", "light", "auto"):
+        code, out, err = drive(["2 + 2", ENTER, CTRL_D], tmp_path, capsys,
+                               extra={"colors": colors})
+        assert out.splitlines()[1:] == ["4"], err
+
+
+def test_vi_mode_from_inputrc(tmp_path, monkeypatch):
+    inputrc = tmp_path / "inputrc"
+    inputrc.write_text("set bell-style none\nset editing-mode vi\n")
+    monkeypatch.setenv("INPUTRC", str(inputrc))
+    assert R.wants_vi({}) is True
+    inputrc.write_text("set editing-mode vi\nset editing-mode emacs\n")
+    assert R.wants_vi({}) is False
+    assert R.wants_vi({"vi": True}) is True
+
+
+def test_no_color_turns_highlighting_off(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert R.color_choice({"colors": "dark"}) == "none"
+    monkeypatch.delenv("NO_COLOR")
+    assert R.color_choice({"colors": "dark"}) == "dark" and R.color_choice({}) == "auto"
 
 
 # ---- a real pseudo-terminal --------------------------------------------------------------------
@@ -230,3 +318,43 @@ def test_repl_in_a_real_terminal(tmp_path):
         child.close()
     assert child.exitstatus == 0
     assert "y = x**2" in (tmp_path / "gradcalc" / "history").read_text()
+
+
+@pytest.mark.pty
+def test_completion_help_and_a_trace_that_fits_in_a_real_terminal(tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR",
+                                                            "TTY_COMPATIBLE", "COLUMNS")}
+    env.update(TERM="xterm", XDG_STATE_HOME=str(tmp_path), INPUTRC=os.devnull,
+               PROMPT_TOOLKIT_NO_CPR="1",
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    child = pexpect.spawn(sys.executable, ["-m", "gradcalc", "repl", "--colors", "none"],
+                          env=env, encoding="utf-8", timeout=20, dimensions=(40, 80))
+    ansi = __import__("re").compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r")
+    try:
+        child.expect(">>>")
+        child.send("sigm")
+        time.sleep(0.3)
+        child.send("\t")
+        time.sleep(0.3)
+        child.send("(tensor(0.))\r")
+        child.expect(r"tensor\(0\.5000\)")
+        child.send("help(sigmoid)\r")
+        child.expect("An op of gradcalc's op table")
+        child.send("W = ones(4, 6, requires_grad=True)\r")
+        child.expect(">>>")
+        child.send("v = tensor([1., 2., 3., 4., 5., 6.])\r")
+        child.expect(">>>")
+        child.send("y = (W @ v).sum()\r")
+        child.expect(">>>")
+        child.send(":trace y\r")
+        child.expect("W.grad = [^>]*>>>")
+        shown = ansi.sub("", child.before + child.after).split("backward pass", 1)[1]
+        child.send("\x04")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    # W's gradient, sent along MvBackward0's edge, received and accumulated: its four rows
+    # whole each time (the edge's line is longer than 80 columns: it goes under its caption)
+    assert shown.count("[1., 2., 3., 4., 5., 6.]") == 12, shown
+    assert "outer(grad, vec) =" in shown

@@ -1124,19 +1124,35 @@ def parse_expression(text: str, source: str = "<input>") -> Node:
     return _run(text, source, "eval_input")
 
 
-def is_complete(text: str) -> bool:
-    """False while a REPL entry needs more lines: an open bracket, string or block."""
+def needs_more(text: str) -> bool:
+    """True while `text` stops inside an open bracket, string or block header (it parses
+    only with more lines); a syntax error or a whole statement is False."""
     try:
         parse(text)
+    except IncompleteInput:
+        return True
+    except ParseError:
+        return False
+    return False
+
+
+#: statements that hold a block: a REPL entry holding one ends with an empty line
+_COMPOUND = frozenset({"if", "for", "while", "def", "class", "with"})
+
+
+def is_complete(text: str) -> bool:
+    """True when a REPL entry is ready to run, as in Python's REPL: not inside an open bracket,
+    string or block header, and, when it holds a block (def, for, if ...), its last line
+    is empty. A syntax error is complete (running it reports the error)."""
+    if not text.strip():
+        return True
+    try:
+        program = parse(text)
     except IncompleteInput:
         return False
     except ParseError:
         return True
-    lines = [ln for ln in text.replace("\r\n", "\n").split("\n")]
-    while lines and lines[-1] == "":
-        lines.pop()
-    if not lines:
+    if not any(node.kind in _COMPOUND for node in program.body):
         return True
-    # inside a block the REPL waits for an empty line, as Python's does
-    opens_block = any(ln.rstrip().endswith(":") or ln[:1] in (" ", "\t") for ln in lines)
-    return not opens_block or text.replace("\r\n", "\n").endswith("\n\n")
+    lines = text.replace("\r\n", "\n").split("\n")
+    return len(lines) > 1 and not lines[-1].strip()

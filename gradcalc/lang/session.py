@@ -4,6 +4,7 @@ closures, applying the echo rule and turning every failure into a positioned Gra
 
 from __future__ import annotations
 
+import builtins as _builtins
 import gc
 import sys
 from typing import Callable, Iterator
@@ -207,3 +208,54 @@ class Session:
     def attributes(self, value) -> list[str]:
         """The attribute names a script may read on `value` (what completion offers)."""
         return safety.attribute_names(value)
+
+    def help(self, name: str) -> str:
+        """Help on `name` (`sigmoid`, `torch.sigmoid`, `F.relu`, `nn.Linear`, `x.sum`, a
+        script's function): its signature and the first paragraph of its docstring.
+        KeyError when the session cannot read the name."""
+        from gradcalc.lang.frontend import describe
+
+        value = self.lookup(name)
+        head = name.split(".", 1)[0]
+        python = ("." not in name and head not in self.namespace
+                  and self.registry.python.get(head) is value and hasattr(_builtins, head)
+                  and head not in ("torch", "nn", "F"))
+        return describe(name, value, python_builtin=python)
+
+    def variables(self) -> dict:
+        """The names the script bound itself, with their values (not '_' or builtins)."""
+        return {k: v for k, v in self.namespace.items()
+                if k != "_" and not k.startswith("__")}
+
+    def bind(self, name: str, value) -> None:
+        """Bind `name` to `value` as an assignment in the script would (`_`, `Out`)."""
+        self.namespace[name] = value
+
+    @staticmethod
+    def is_complete(text: str) -> bool:
+        """True when an interactive entry is ready to run (brackets, strings and block
+        headers closed; a block ended by an empty line); see gradcalc.lang.parser."""
+        from gradcalc.lang.parser import is_complete
+
+        return is_complete(text)
+
+    @staticmethod
+    def syntax_error(text: str, source: str = "<stdin>"):
+        """The ParseError of `text`, or None when it parses or only needs more lines."""
+        from gradcalc.errors import IncompleteInput, ParseError
+
+        try:
+            parse(text, source)
+        except IncompleteInput:
+            return None
+        except ParseError as e:
+            return e
+        return None
+
+    @staticmethod
+    def chunks(readline: Callable[[], str]) -> Iterator[tuple[int, str]]:
+        """(first line number, text) of each top-level statement read from `readline`, as soon
+        as it is whole (a stream, a pipe: nothing is read ahead)."""
+        from gradcalc.lang.frontend import statement_chunks
+
+        return statement_chunks(readline)

@@ -65,6 +65,16 @@ def _scan_decls(body, kind):
     return out
 
 
+def _docstring(stmts) -> str | None:
+    """The docstring opening a def's body (a string constant as its first statement)."""
+    if not stmts or stmts[0].kind != "expr":
+        return None
+    node = stmts[0].args[0]
+    if node.kind == "const" and isinstance(node.args[0], str):
+        return node.args[0]
+    return None
+
+
 class Compiler(ExpressionCompiler):
     """Syntax tree -> closures for one Program, in one session's runtime."""
 
@@ -657,6 +667,7 @@ class Compiler(ExpressionCompiler):
             self.scope = outer
         rt, program = self.rt, self.program
         decos = [self.expr(d) for d in decorators]
+        doc = _docstring(stmts)
 
         def make(f):
             d = {n: fn(f) for n, fn in defaults}
@@ -665,8 +676,11 @@ class Compiler(ExpressionCompiler):
             if f.is_class:
                 # methods see the names around the class, not the class body's names
                 closure = f.parent
-            return UserFunction(name, plain, d, star, kwonly, kd, starstar, code, closure, rt,
-                                program, is_lambda)
+            fn = UserFunction(name, plain, d, star, kwonly, kd, starstar, code, closure, rt,
+                              program, is_lambda)
+            if doc is not None:
+                fn.__doc__ = doc  # what help(f) shows
+            return fn
 
         if not decos:
             return make
