@@ -1,9 +1,11 @@
 # The isolated mode (`--isolate`, `Session(isolate=True)`): the OS policy checked from plain
 # Python in a fresh process, then the real `gradcalc` command and the real Session: output
 # identical to the in-process mode, deadline kills, memory bombs, no file written.
+import errno
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import textwrap
@@ -13,7 +15,7 @@ import pytest
 
 from gradcalc import isolate
 from gradcalc.errors import EvalError, LimitError, NameNotFound, ParseError
-from gradcalc.isolate import Isolation, filter_unavailable
+from gradcalc.isolate import Isolation, filter_unavailable, landlock, seccomp
 from gradcalc.lang import Limits, Session
 
 pytestmark = pytest.mark.skipif(
@@ -44,22 +46,37 @@ def same_with_and_without_isolate(*args, **kw):
 
 POLICY_PROBE = textwrap.dedent("""
     import json, os, resource, socket, sys
-    from gradcalc.isolate import Isolation, apply_policy
+    from gradcalc.isolate import Isolation, apply_policy, landlock
     target = sys.argv[1]
     kept = os.open(os.path.join(target, "kept.txt"), os.O_WRONLY | os.O_CREAT)  # fd 3
-    stray = os.open(os.devnull, os.O_RDONLY)  # fd 4: closed by the policy
-    loaded = apply_policy(Isolation(memory_mb=64), keep_fds=(0, 1, 2, kept))
-    out = {"loaded": loaded}
+    stray = os.dup2(os.open(os.devnull, os.O_RDONLY), 9)  # closed by the policy
+    for name in ("listed.txt", "unlisted.txt"):
+        with open(os.path.join(target, name), "w") as f:
+            f.write(name)
+    status = []  # /proc/self/status, opened by `prepare` before the rules hide /proc
+    applied = apply_policy(Isolation(memory_mb=64), keep_fds=(0, 1, 2, kept),
+                           readable=landlock.python_paths() + (os.path.join(target, "listed.txt"),),
+                           prepare=lambda: status.append(os.open("/proc/self/status", os.O_RDONLY)))
+    out = {"filter": applied.filter, "landlock": applied.landlock}
     def attempt(name, fn):
         try:
             fn()
             out[name] = "ok"
         except BaseException as e:
             out[name] = type(e).__name__ + (f" {e.errno}" if isinstance(e, OSError) else "")
+    def read(path):
+        with open(path, "rb") as f:
+            f.read()
     attempt("open_write", lambda: os.open(os.path.join(target, "new.txt"),
                                           os.O_WRONLY | os.O_CREAT))
     attempt("open_append", lambda: os.open(os.path.join(target, "kept.txt"), os.O_APPEND))
-    attempt("open_read", lambda: os.close(os.open(sys.executable, os.O_RDONLY)))
+    attempt("read_stdlib", lambda: read(os.__file__))
+    attempt("list_stdlib", lambda: os.listdir(os.path.dirname(os.__file__)))
+    attempt("read_listed_file", lambda: read(os.path.join(target, "listed.txt")))
+    attempt("read_unlisted_file", lambda: read(os.path.join(target, "unlisted.txt")))
+    attempt("list_target", lambda: os.listdir(target))
+    attempt("read_etc_passwd", lambda: read("/etc/passwd"))
+    attempt("read_proc_environ", lambda: read("/proc/self/environ"))
     attempt("write_kept_file", lambda: os.write(kept, b"x"))
     attempt("stray_fd", lambda: os.fstat(stray))
     attempt("mkdir", lambda: os.mkdir(os.path.join(target, "d")))
@@ -74,8 +91,8 @@ POLICY_PROBE = textwrap.dedent("""
     limits = {name: list(resource.getrlimit(getattr(resource, name))) for name in
               ("RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_CORE", "RLIMIT_CPU")}
     out["limits"] = limits
-    with open("/proc/self/status") as f:
-        out["seccomp"] = [ln.split()[1] for ln in f if ln.startswith("Seccomp:")][0]
+    lines = os.pread(status[0], 1 << 16, 0).decode().splitlines()
+    out["status"] = [ln.split()[1] for ln in lines if ln.startswith(("Seccomp:", "NoNewPrivs:"))]
     print(json.dumps(out))
 """)
 
@@ -88,12 +105,21 @@ def test_apply_policy_confines_a_plain_python_process(tmp_path):
     assert out.pop("limits") == {
         "RLIMIT_FSIZE": [0, 0], "RLIMIT_NOFILE": [16, 16], "RLIMIT_NPROC": [0, 0],
         "RLIMIT_CORE": [0, 0], "RLIMIT_CPU": [32, 33]}  # ceil(30 s + 0.5 s grace) + 1
+    # without Landlock (an older kernel) reads go where the user's rights allow
+    denied = "PermissionError 13" if landlock.abi() else "ok"  # EACCES, from Landlock
     assert out == {
-        "loaded": True,
-        "seccomp": "2",  # SECCOMP_MODE_FILTER
-        "open_write": "PermissionError 1",
+        "filter": True,
+        "landlock": landlock.abi(),
+        "status": ["1", "2"],  # NoNewPrivs: 1, Seccomp: 2 (SECCOMP_MODE_FILTER)
+        "open_write": "PermissionError 1",  # EPERM, from the filter
         "open_append": "PermissionError 1",
-        "open_read": "ok",
+        "read_stdlib": "ok",
+        "list_stdlib": "ok",
+        "read_listed_file": "ok",
+        "read_unlisted_file": denied,
+        "list_target": denied,
+        "read_etc_passwd": denied,
+        "read_proc_environ": denied,
         "write_kept_file": "OSError 27",  # EFBIG: RLIMIT_FSIZE=0, SIGXFSZ ignored
         "stray_fd": "OSError 9",  # EBADF
         "mkdir": "PermissionError 1",
@@ -106,8 +132,226 @@ def test_apply_policy_confines_a_plain_python_process(tmp_path):
         "allocate_100MB": "MemoryError",
         "allocate_1MB": "ok",
     }
-    assert sorted(os.listdir(tmp_path)) == ["kept.txt"]
+    assert sorted(os.listdir(tmp_path)) == ["kept.txt", "listed.txt", "unlisted.txt"]
     assert (tmp_path / "kept.txt").read_bytes() == b""
+
+
+LANDLOCK_PROBE = textwrap.dedent("""
+    import json, os, socket, sys
+    from gradcalc.isolate import landlock
+    target = sys.argv[1]
+    for name in ("listed.txt", "unlisted.txt"):
+        with open(os.path.join(target, name), "w") as f:
+            f.write(name)
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # made before, used after
+    out = {}
+    def attempt(name, fn):
+        try:
+            fn()
+            out[name] = "ok"
+        except BaseException as e:
+            out[name] = type(e).__name__ + (f" {e.errno}" if isinstance(e, OSError) else "")
+    def read(path):
+        with open(path, "rb") as f:
+            f.read()
+    attempt("read_etc_passwd_before", lambda: read("/etc/passwd"))
+    out["abi"] = landlock.restrict((os.path.dirname(os.__file__),
+                                    os.path.join(target, "listed.txt"),
+                                    os.path.join(target, "missing.txt")))
+    attempt("read_etc_passwd", lambda: read("/etc/passwd"))
+    attempt("read_stdlib", lambda: read(os.path.join(os.path.dirname(os.__file__), "os.py")))
+    attempt("read_listed_file", lambda: read(os.path.join(target, "listed.txt")))
+    attempt("read_unlisted_file", lambda: read(os.path.join(target, "unlisted.txt")))
+    attempt("list_target", lambda: os.listdir(target))
+    attempt("create_file", lambda: os.open(os.path.join(target, "new.txt"),
+                                           os.O_WRONLY | os.O_CREAT))
+    attempt("write_listed_file", lambda: os.open(os.path.join(target, "listed.txt"),
+                                                 os.O_WRONLY))
+    attempt("mkdir", lambda: os.mkdir(os.path.join(target, "d")))
+    attempt("unlink", lambda: os.unlink(os.path.join(target, "unlisted.txt")))
+    attempt("connect_tcp", lambda: client.connect(server.getsockname()))
+    attempt("signal_parent", lambda: os.kill(os.getppid(), 0))
+    attempt("execv", lambda: os.execv("/bin/true", ["true"]))
+    print(json.dumps(out))
+""")
+
+
+@pytest.mark.skipif(landlock.abi() == 0, reason="this kernel has no Landlock")
+def test_landlock_rules_confine_reads_of_a_plain_python_process(tmp_path):
+    # Landlock alone (no filter, no rlimits): only what the rules list can be read, and no
+    # file can be made, written, removed or run
+    proc = subprocess.run([sys.executable, "-c", LANDLOCK_PROBE, str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    abi = landlock.abi()
+    assert json.loads(proc.stdout) == {
+        "read_etc_passwd_before": "ok",
+        "abi": abi,
+        "read_etc_passwd": "PermissionError 13",
+        "read_stdlib": "ok",
+        "read_listed_file": "ok",
+        "read_unlisted_file": "PermissionError 13",
+        "list_target": "PermissionError 13",
+        "create_file": "PermissionError 13",
+        "write_listed_file": "PermissionError 13",
+        "mkdir": "PermissionError 13",
+        "unlink": "PermissionError 13",
+        "connect_tcp": "PermissionError 13" if abi >= 4 else "ok",  # ABI 4: TCP rules
+        "signal_parent": "PermissionError 1" if abi >= 6 else "ok",  # ABI 6: signal scope
+        "execv": "PermissionError 13",
+    }
+    assert sorted(os.listdir(tmp_path)) == ["listed.txt", "unlisted.txt"]
+
+
+def test_python_paths_are_the_installation():
+    paths = landlock.python_paths()
+    assert sys.prefix in paths or any(sys.prefix.startswith(p + os.sep) for p in paths)
+    assert os.path.dirname(os.__file__).startswith(tuple(p + os.sep for p in paths))
+    assert not any(a != b and a.startswith(b + os.sep) for a in paths for b in paths)
+    assert "/" not in paths and os.path.expanduser("~") not in paths
+
+
+# -- the shipped filter program ----------------------------------------------------------
+
+ALLOW, KILL = 0x7FFF0000, 0x00000000
+EPERM, ENOSYS = 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
+AUDIT_ARCH_X86_64, AUDIT_ARCH_I386 = 0xC000003E, 0x40000003
+# x86_64 system call numbers (the kernel's ABI, fixed)
+X86_64 = {"read": 0, "write": 1, "open": 2, "close": 3, "mmap": 9, "ioctl": 16, "socket": 41,
+          "clone": 56, "fork": 57, "execve": 59, "kill": 62, "ptrace": 101, "openat": 257,
+          "prlimit64": 302, "clone3": 435, "openat2": 437, "landlock_create_ruleset": 444}
+
+
+def bpf_verdict(code: bytes, nr: int, arch: int = AUDIT_ARCH_X86_64, args=(0,) * 6) -> int:
+    # a classic-BPF interpreter over struct seccomp_data {int nr; u32 arch; u64 ip, args[6]}
+    data = struct.pack("=iIQ6Q", nr, arch, 0, *args)
+    insns = list(struct.iter_unpack("=HBBI", code))
+    a = x = pc = 0
+    mem = [0] * 16
+    while True:
+        op, jt, jf, k = insns[pc]
+        pc += 1
+        src = x if op & 0x08 else k
+        if op == 0x20:
+            a = struct.unpack_from("=I", data, k)[0]
+        elif op in (0x00, 0x01):
+            a, x = (k, x) if op == 0x00 else (a, k)
+        elif op in (0x60, 0x61):
+            a, x = (mem[k], x) if op == 0x60 else (a, mem[k])
+        elif op == 0x02:
+            mem[k] = a
+        elif op in (0x07, 0x87):
+            a, x = (a, a) if op == 0x07 else (x, x)
+        elif op & 0x07 == 0x04:
+            a = {0x00: a + src, 0x10: a - src, 0x50: a & src}[op & 0xF0] & 0xFFFFFFFF
+        elif op == 0x05:
+            pc += k
+        elif op & 0x07 == 0x05:
+            taken = {0x10: a == src, 0x20: a > src, 0x30: a >= src, 0x40: a & src}[op & 0xF0]
+            pc += jt if taken else jf
+        elif op == 0x06:
+            return k
+        else:
+            raise AssertionError(f"opcode {op:#x}")
+
+
+def shipped(arch="x86_64") -> bytes:
+    return bytes.fromhex(seccomp.read_data()["programs"][arch]["bpf"])
+
+
+ARG_CASES = [(0,) * 6] + [(v,) * 6 for v in (
+    os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND, os.O_RDONLY | os.O_CLOEXEC,
+    0x00010000, 0x00010000 | 0x100, 0x100, 0x11, 0x5401, 0x5402, 0x5413, 0x541B, 0x5450,
+    0x5451, (1 << 32) | 0x5401, 1, 2)] + [(0, 0, os.O_WRONLY, 0, 0, 0), (0, 7, 0, 0, 0, 0)]
+
+
+def test_the_shipped_filter_is_compiled_from_todays_rules():
+    data = seccomp.read_data()
+    assert data["format"] == seccomp.FORMAT
+    assert data["rules"] == seccomp.rules()
+    assert "x86_64" in data["programs"]
+    for arch, entry in data["programs"].items():
+        code, why = seccomp.shipped_program(data, arch)
+        assert (why, code) == (None, bytes.fromhex(entry["bpf"]))
+    if seccomp.machine() in data["programs"]:  # what the child loads is the shipped program
+        assert seccomp.program() == shipped(seccomp.machine())
+
+
+def test_the_shipped_filter_decides_as_its_rules_say():
+    code = shipped("x86_64")
+    nr = X86_64
+    verdict = lambda name, *args: bpf_verdict(code, nr[name], args=args + (0,) * (6 - len(args)))
+    assert verdict("read") == verdict("write") == verdict("close") == verdict("mmap") == ALLOW
+    assert verdict("openat", 0, 0, os.O_RDONLY | os.O_CLOEXEC) == ALLOW
+    for flag in (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND):
+        assert verdict("openat", 0, 0, flag) == EPERM
+        assert verdict("open", 0, flag) == EPERM
+    assert verdict("openat2") == verdict("clone3") == ENOSYS
+    assert verdict("clone", 0x003D0F00) == ALLOW  # CLONE_VM|CLONE_THREAD|... (a thread)
+    assert verdict("clone", 0x01200011) == EPERM  # a process (fork)
+    assert verdict("ioctl", 0, 0x5401) == ALLOW  # TCGETS
+    assert verdict("ioctl", 0, 0x5402) == EPERM  # TCSETS
+    assert verdict("prlimit64", 0, 7, 0) == ALLOW  # reading its own limits
+    assert verdict("prlimit64", 0, 7, 1) == verdict("prlimit64", 1234, 7, 0) == EPERM
+    for name in ("execve", "fork", "socket", "kill", "ptrace", "landlock_create_ruleset"):
+        assert verdict(name) == EPERM, name
+    assert bpf_verdict(code, 0x40000000 | nr["read"]) != ALLOW  # the x32 ABI
+    assert bpf_verdict(code, nr["read"], arch=AUDIT_ARCH_I386) == KILL  # another architecture
+
+
+@pytest.mark.skipif(seccomp.machine() != "x86_64", reason="the shipped program is x86_64's")
+def test_the_shipped_filter_is_what_libseccomp_compiles_here():
+    try:
+        lib = seccomp.libseccomp()
+    except OSError as e:
+        pytest.skip(f"no libseccomp here to compare with ({e})")
+    fresh, code = seccomp.compile_program(lib), shipped("x86_64")
+    for nr in [*range(460), *(0x40000000 | n for n in range(0, 560, 7))]:
+        for args in ARG_CASES:
+            assert bpf_verdict(code, nr, args=args) == bpf_verdict(fresh, nr, args=args), \
+                (nr, args)
+    if seccomp.libseccomp_version(lib) == seccomp.read_data()["programs"]["x86_64"]["libseccomp"]:
+        assert code == fresh  # the same libseccomp makes the same bytes
+
+
+def test_an_unsound_program_is_refused():
+    code = shipped("x86_64")
+    insn = struct.Struct("=HBBI")
+    check = seccomp.check_program
+    assert check(code, "x86_64") is None
+    assert check(code[:-3], "x86_64") == \
+        f"{len(code) - 3} bytes is not a whole number of instructions (1 to 4096)"
+    assert check(b"", "x86_64") == "0 bytes is not a whole number of instructions (1 to 4096)"
+    assert check(insn.pack(0x06, 0, 0, ALLOW) * 4097, "x86_64").startswith("32776 bytes")
+    assert check(code[:8] + insn.pack(0xC4, 0, 0, 0) + code[16:], "x86_64") == \
+        "instruction 1: unknown opcode 0xc4"
+    assert check(code[:8] + insn.pack(0x15, 250, 0, AUDIT_ARCH_X86_64) + code[16:],
+                 "x86_64") == "instruction 1: a jump past the end"
+    assert check(code[:-8] + insn.pack(0x20, 0, 0, 0), "x86_64") == \
+        "it does not end in a return"
+    assert check(code, "aarch64") == "it does not start by checking the architecture (aarch64)"
+    assert check(insn.pack(0x06, 0, 0, ALLOW), "x86_64") == \
+        "it does not start by checking the architecture (x86_64)"
+
+
+def test_a_data_file_of_other_rules_or_damaged_is_not_used():
+    data = seccomp.read_data()
+    rows = [r for r in data["rules"] if r[1] != "execve"] + [["allow", "execve", []]]
+    assert seccomp.shipped_program(dict(data, rules=rows), "x86_64") == \
+        (None, "seccomp.json was compiled from other rules")
+    assert seccomp.shipped_program(dict(data, format=0), "x86_64") == \
+        (None, "seccomp.json is of another format")
+    assert seccomp.shipped_program(data, "sparc") == (None, "no compiled filter ships for sparc")
+    bad = dict(data, programs={"x86_64": {"bpf": "zz"}})
+    assert seccomp.shipped_program(bad, "x86_64") == \
+        (None, "seccomp.json: the x86_64 program is not hexadecimal")
+    cut = dict(data, programs={"x86_64": {"bpf": data["programs"]["x86_64"]["bpf"][:-2]}})
+    code, why = seccomp.shipped_program(cut, "x86_64")
+    assert code is None
+    assert why.startswith("seccomp.json: the x86_64 program is unsound: ")
 
 
 def test_isolation_refuses_bad_limits():
@@ -240,6 +484,54 @@ def test_isolate_options_are_checked():
     assert "expected a positive whole number, got 0" in out.stderr
 
 
+def hide_landlock():
+    # preexec_fn: a seccomp filter making landlock_create_ruleset fail with ENOSYS, as on a
+    # kernel without Landlock (inherited by the process started and its children)
+    import ctypes
+
+    insn = struct.Struct("=HBBI")
+    code = (insn.pack(0x20, 0, 0, 0) + insn.pack(0x15, 0, 1, X86_64["landlock_create_ruleset"])
+            + insn.pack(0x06, 0, 0, ENOSYS) + insn.pack(0x06, 0, 0, ALLOW))
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(code, len(code))
+    prog = Prog(len(code) // 8, ctypes.cast(buf, ctypes.c_char_p))
+    if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.byref(prog), 0, 0):
+        os._exit(99)
+
+
+NO_LANDLOCK = pytest.mark.skipif(
+    seccomp.machine() != "x86_64", reason="the test's filter uses x86_64's system call numbers")
+
+
+@NO_LANDLOCK
+def test_without_landlock_the_command_warns_once_and_runs():
+    args = [GRADCALC, "eval", "x**2", "--at", "x=3", "--plain"]
+    env = dict(os.environ, NO_COLOR="1")
+    plain = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    isolated = subprocess.run(args + ["--isolate"], capture_output=True, text=True, env=env,
+                              check=False, preexec_fn=hide_landlock)
+    assert (isolated.returncode, isolated.stdout) == (0, plain.stdout)
+    assert "d/dx = tensor(6.)" in plain.stdout
+    assert isolated.stderr == ("gradcalc: warning: --isolate without Landlock (the kernel has "
+                               "none): the child may read any file its user can\n")
+
+
+@NO_LANDLOCK
+def test_without_landlock_the_library_warns_and_runs():
+    code = ("import sys\nfrom gradcalc.lang import Session\n"
+            "with Session(isolate=True, write=sys.stdout.write) as s:\n    s.run('2 + 3')\n")
+    proc = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True,
+                          text=True, check=False, preexec_fn=hide_landlock)
+    assert (proc.returncode, proc.stdout) == (0, "5\n")
+    assert proc.stderr.splitlines()[0].endswith(
+        "RuntimeWarning: Session(isolate=True) without Landlock (the kernel has none): the child "
+        "may read any file its user can")
+
+
 # -- the library: Session(isolate=True) ---------------------------------------------------
 
 def test_isolated_session_keeps_state_and_reports_errors():
@@ -305,3 +597,55 @@ def test_isolated_session_memory_bomb():
     assert (info.value.line, info.value.column) == (3, 14)  # the zeros( call
     assert s.run("len(l) < 100\n") == []  # the child survives a refused allocation
     s.close()
+
+
+CHILDREN_PROBE = textwrap.dedent("""
+    import json, os, sys, time
+    import numpy
+    from gradcalc.lang import Session
+    def children():  # this process's child processes: {pid: (state, threads)}
+        out = {}
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children") as f:
+                for pid in f.read().split():
+                    with open(f"/proc/{pid}/status") as st:
+                        fields = dict(ln.split(":", 1) for ln in st.read().splitlines())
+                    out[pid] = (fields["State"].split()[0], int(fields["Threads"]))
+        return out
+    a = numpy.ones((300, 300))
+    a @ a  # the host's OpenBLAS starts its threads
+    report = {"host_threads": len(os.listdir("/proc/self/task"))}
+    out = []
+    s = Session(write=out.append, isolate=True)
+    s.run("a = ones(300, 300)\\nprint((a @ a)[0, 0].item())")
+    report["printed"] = list(out)
+    [(first, seen)] = children().items()
+    report["while_running"] = seen
+    s.close()  # SIGKILL, not waiting: the child ends on its own, a zombie until reaped
+    for _ in range(500):
+        if children().get(first, ("Z",))[0] == "Z":
+            break
+        time.sleep(0.01)
+    report["closed"] = children().get(first, ("Z",))[0]
+    t = Session(write=out.append, isolate=True)
+    t.run("1")
+    report["next_session"] = [(pid == first,) + v for pid, v in children().items()]
+    t.close()
+    print(json.dumps(report))
+""")
+
+
+def test_isolated_children_start_no_blas_threads_and_end_at_close():
+    proc = subprocess.run([sys.executable, "-c", CHILDREN_PROBE], capture_output=True,
+                          text=True, timeout=60, check=False,
+                          env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["host_threads"] >= min(2, os.cpu_count())  # the host computes on 2 threads
+    assert report["printed"] == ["300.0\n"]
+    state, threads = report["while_running"]
+    assert state in "RS" and threads == 1  # its isolated child on its own
+    # close() kills the child without waiting for its teardown; the next session reaps it
+    assert report["closed"] == "Z"
+    [(same, state, threads)] = report["next_session"]
+    assert (same, threads) == (False, 1) and state in "RS"
