@@ -100,6 +100,39 @@ def _guard(numel, itemsize, what, flops=0.0):
 
 
 # --- convolution on arrays ---------------------------------------------------------------------
+# The columns are laid out channel-major, (C, K, N, *out): each group's product is then one GEMM
+# over every batch element and position, whose operands need no further copy.
+
+
+def _cols(xp, x, w: Win):
+    """(N, C, *size) -> (C, K, N, *out): the input under each kernel offset."""
+    p = padded(xp, x, w)
+    return xp.stack([p[(Ellipsis, *w.slices(off))].swapaxes(0, 1) for off in w.offsets()], axis=1)
+
+
+def _uncols(xp, cols, w: Win):
+    """The transpose of _cols: (C, K, N, *out) summed back into (N, C, *size)."""
+    C, _, N = cols.shape[:3]
+    full = tuple(s + lo + hi for s, (lo, hi) in zip(w.size, w.pads))
+    acc = xp.zeros((C, N) + full, dtype=cols.dtype)
+    for i, off in enumerate(w.offsets()):
+        acc[(Ellipsis, *w.slices(off))] += cols[:, i]
+    if any(lo or hi for lo, hi in w.pads):
+        acc = acc[(Ellipsis, *(slice(lo, lo + s) for s, (lo, _) in zip(w.size, w.pads)))]
+    return xp.ascontiguousarray(acc.swapaxes(0, 1))
+
+
+def _per_group(xp, a, b):
+    """a[i] @ b[i] for each group i (2-D products: BLAS takes transposed operands as they are)."""
+    if a.shape[0] == 1:
+        return xp.matmul(a[0], b[0])[None]
+    return xp.stack([xp.matmul(a[i], b[i]) for i in range(a.shape[0])])
+
+
+def _by_group(xp, g, groups):
+    """(N, O, *out) -> (groups, O/groups, N*L), channel-major."""
+    N, O = g.shape[:2]
+    return xp.ascontiguousarray(g.reshape(N, O, -1).swapaxes(0, 1)).reshape(groups, O // groups, -1)
 
 
 def conv_array(xp, x, wt, w: Win, groups):
@@ -109,10 +142,9 @@ def conv_array(xp, x, wt, w: Win, groups):
     L = math.prod(w.out)
     ck = (C // groups) * w.K
     _guard(N * C * w.K * L, x.itemsize, "conv()", 2.0 * N * O * ck * L)
-    _guard(N * O * L, x.itemsize, "conv()")  # the result, before the matmul makes it
-    cols = im2col(xp, x, w).reshape(N, groups, ck, L)
-    out = xp.matmul(wt.reshape(groups, O // groups, ck), cols)
-    return out.reshape((N, O) + w.out)
+    cols = _cols(xp, x, w).reshape(groups, ck, N * L)
+    out = _per_group(xp, wt.reshape(groups, O // groups, ck), cols)
+    return xp.ascontiguousarray(out.reshape((O, N) + w.out).swapaxes(0, 1))
 
 
 def conv_t_array(xp, g, wt, w: Win, groups):
@@ -122,12 +154,9 @@ def conv_t_array(xp, g, wt, w: Win, groups):
     L = math.prod(w.out)
     ck = (C // groups) * w.K
     _guard(N * C * w.K * L, g.itemsize, "conv_transpose()", 2.0 * N * O * ck * L)
-    # the result, padded as col2im builds it
-    _guard(N * C * math.prod(s + lo + hi for s, (lo, hi) in zip(w.size, w.pads)), g.itemsize,
-           "conv_transpose()")
     wm = wt.reshape(groups, O // groups, ck)
-    cols = xp.matmul(wm.swapaxes(-1, -2), g.reshape(N, groups, O // groups, L))
-    return col2im(xp, cols.reshape((N, C, w.K) + w.out), w)
+    cols = _per_group(xp, wm.swapaxes(-1, -2), _by_group(xp, g, groups))
+    return _uncols(xp, cols.reshape((C, w.K, N) + w.out), w)
 
 
 def conv_w_array(xp, x, g, w: Win, groups):
@@ -137,12 +166,8 @@ def conv_w_array(xp, x, g, w: Win, groups):
     L = math.prod(w.out)
     ck = (C // groups) * w.K
     _guard(N * C * w.K * L, x.itemsize, "conv()", 2.0 * N * O * ck * L)
-    _guard(N * O * L, x.itemsize, "conv()")  # the result, before the matmul makes it
-    cols = im2col(xp, x, w).reshape(N, groups, ck, L)
-    gm = g.reshape(N, groups, O // groups, L)
-    # one product per group over (batch, position): a single GEMM each, not N small ones
-    gw = xp.stack([xp.tensordot(gm[:, i], cols[:, i], axes=([0, 2], [0, 2]))
-                   for i in range(groups)])
+    cols = _cols(xp, x, w).reshape(groups, ck, N * L)
+    gw = _per_group(xp, _by_group(xp, g, groups), cols.swapaxes(-1, -2))
     return gw.reshape((O, C // groups) + w.k)
 
 
