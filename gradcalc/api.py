@@ -149,7 +149,7 @@ def run_statements(session, expr: str, bound: Iterable[str] = (), source: str = 
                 echoed.append(repr(value) + "\n")
             has_value, value = True, v
     except NameNotFound as e:
-        if e.name not in bound and is_name(e.name or ""):
+        if e.name not in bound and is_name(e.name or "") and "(import " not in e.message:
             hint = f"bind it with --at {e.name}=VALUE"
             e.message = f"{e.message} ({'or ' if e.matches else ''}{hint})"
             e.args = (e.message,)

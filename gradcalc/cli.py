@@ -767,10 +767,29 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] in ("--version", "-V") and len(argv) == 1:
         sys.stdout.write(f"gradcalc {version()}\n")
         return 0
+    argv = implied_command(argv)
     parsed = fast_parse(argv)
     if parsed is not None:
         return execute(*parsed)
     return run_typer(argv)
+
+
+#: options of the app itself (not of a command)
+_APP_OPTIONS = ("-h", "--help", "--version", "-V", "--install-completion", "--show-completion")
+
+
+def implied_command(argv: list[str]) -> list[str]:
+    """Python's habits: `gradcalc FILE.py` runs the file (as `python FILE.py` does), and options
+    with no command are the default command's: `run`'s on a pipe, `repl`'s on a terminal."""
+    first = argv[0]
+    if first in COMMANDS or first in _APP_OPTIONS or first.partition("=")[0] in _APP_OPTIONS:
+        return argv
+    if first.startswith("-") and first != "-":
+        on_terminal = bool(sys.stdin and sys.stdin.isatty() and sys.stdout.isatty())
+        return ["repl" if on_terminal else "run", *argv]
+    if first == "-" or first.endswith((".py", ".gc")) or os.path.isfile(first):
+        return ["run", *argv]
+    return argv
 
 
 def run_typer(argv: list[str]) -> int:

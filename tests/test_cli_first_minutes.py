@@ -160,3 +160,40 @@ def test_trace_and_saved_values_are_never_cropped(columns):
     pictured = ANSI.sub("", g.stdout)
     assert max(len(line) for line in pictured.splitlines()) <= columns
     assert pictured.count("2.7183") == 3 * 8  # the saved result, all 24 numbers
+
+
+# ---- defect 10: Python's habits --------------------------------------------------------------
+
+def test_gradcalc_file_runs_the_file_as_python_does(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("x = tensor(2., requires_grad=True)\n(x**2).backward()\nprint(x.grad)\n")
+    r = gradcalc(str(script))
+    assert (r.returncode, r.stdout, r.stderr) == (0, "tensor(4.)\n", "")
+    missing = gradcalc(str(tmp_path / "missing.py"))
+    assert missing.returncode == 2
+    assert missing.stderr == f"gradcalc: error: cannot read '{tmp_path / 'missing.py'}': No such file or directory\n"
+
+
+def test_bare_gradcalc_takes_runs_options_on_a_pipe():
+    r = gradcalc("--keep-going", "--json", stdin="1 + 1\nqqq_undefined\n3\n")
+    assert r.returncode == 1
+    assert [json.loads(line) for line in r.stdout.splitlines()] == [
+        {"line": 1, "value": 2},
+        {"line": 2, "column": 1, "error": "name 'qqq_undefined' is not defined"},
+        {"line": 3, "value": 3}]
+
+
+def test_suggestions_are_for_real_names():
+    r = gradcalc("run", "-", stdin="x = tensor(1.)\nx.gard\n")
+    assert r.stderr == ("<stdin>:2:3: 'Tensor' object has no attribute 'gard'; did you mean "
+                        "'grad'?\n    x.gard\n      ^\n")
+    r = gradcalc("run", "-", stdin="np.sin(1.)\n")
+    assert r.stderr.startswith("<stdin>:1:1: name 'np' is not defined (import numpy as np first)\n")
+    r = gradcalc("eval", "math.sin(1.)")
+    assert r.stderr.startswith("<expr>:1:1: name 'math' is not defined (import math first)\n")
+
+
+def test_unicode_names_bind_with_at():
+    r = gradcalc("eval", "α * 2", "--at", "α=3", "--wrt", "α")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith("gradients:\n  d/dα = tensor(2.)\n")

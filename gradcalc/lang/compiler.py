@@ -245,6 +245,11 @@ class ExpressionCompiler:
         return load
 
     def _missing_name(self, f, name, line, col):
+        module = {"np": "numpy as np"}.get(name, name)
+        if module.split(" ")[0] in self.reg.modules and "." not in name:  # not imported yet
+            return NameNotFound(name, message=f"name '{name}' is not defined (import {module} "
+                                "first)", source=self.program.source, line=line, column=col,
+                                source_line=self.program.line_text(line))
         seen = set()
         p = f
         while p is not None:

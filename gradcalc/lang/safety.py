@@ -114,7 +114,14 @@ def _type_name(obj) -> str:
 
 
 def _no_attr(obj, name) -> AttributeNotFound:
-    return AttributeNotFound(f"{_type_name(obj)} has no attribute '{name}'")
+    message = f"{_type_name(obj)} has no attribute '{name}'"
+    if name[:1] != "_":  # a typo's close match among the names a script may read
+        from difflib import get_close_matches
+
+        matches = get_close_matches(name, attribute_names(obj), n=1)
+        if matches:
+            message += f"; did you mean '{matches[0]}'?"
+    return AttributeNotFound(message)
 
 
 def get_attr(obj, name: str):
