@@ -142,6 +142,7 @@ def conv_array(xp, x, wt, w: Win, groups):
     L = math.prod(w.out)
     ck = (C // groups) * w.K
     _guard(N * C * w.K * L, x.itemsize, "conv()", 2.0 * N * O * ck * L)
+    _guard(N * O * L, x.itemsize, "conv()")  # the result, before the matmul makes it
     cols = _cols(xp, x, w).reshape(groups, ck, N * L)
     out = _per_group(xp, wt.reshape(groups, O // groups, ck), cols)
     return xp.ascontiguousarray(out.reshape((O, N) + w.out).swapaxes(0, 1))
@@ -154,6 +155,9 @@ def conv_t_array(xp, g, wt, w: Win, groups):
     L = math.prod(w.out)
     ck = (C // groups) * w.K
     _guard(N * C * w.K * L, g.itemsize, "conv_transpose()", 2.0 * N * O * ck * L)
+    # the result, padded as _uncols builds it
+    _guard(N * C * math.prod(s + lo + hi for s, (lo, hi) in zip(w.size, w.pads)), g.itemsize,
+           "conv_transpose()")
     wm = wt.reshape(groups, O // groups, ck)
     cols = _per_group(xp, wm.swapaxes(-1, -2), _by_group(xp, g, groups))
     return _uncols(xp, cols.reshape((C, w.K, N) + w.out), w)
@@ -166,6 +170,7 @@ def conv_w_array(xp, x, g, w: Win, groups):
     L = math.prod(w.out)
     ck = (C // groups) * w.K
     _guard(N * C * w.K * L, x.itemsize, "conv()", 2.0 * N * O * ck * L)
+    _guard(N * O * L, x.itemsize, "conv()")  # the result, before the matmul makes it
     cols = _cols(xp, x, w).reshape(groups, ck, N * L)
     gw = _per_group(xp, _by_group(xp, g, groups), cols.swapaxes(-1, -2))
     return gw.reshape((O, C // groups) + w.k)

@@ -9,5 +9,7 @@ from .kl import kl_divergence, register_kl
 from .normal import Normal
 from .uniform import Uniform
 
+# (what scripts see: `constraints` is a module and `register_kl` writes a registry every session
+# shares, so neither is offered to the sandbox; Python code imports both as usual)
 __all__ = ["Bernoulli", "Categorical", "Distribution", "ExponentialFamily", "Normal", "Uniform",
-           "constraints", "kl_divergence", "register_kl"]
+           "kl_divergence"]
