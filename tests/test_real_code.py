@@ -41,3 +41,185 @@ def test_shuffled_loader_of_an_empty_dataset_is_refused_at_once():
                                             r"but got num_samples=0$"):
         torch.utils.data.DataLoader(Empty(), batch_size=4, shuffle=True)
     assert list(torch.utils.data.DataLoader(Empty(), batch_size=4)) == []
+
+
+FUNCTIONS = """
+import torch
+from torch.autograd import Function
+
+class LinearFunction(Function):
+    @staticmethod
+    def forward(input, weight, bias):
+        return input.mm(weight.t()) + bias
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        input, weight, bias = inputs
+        ctx.save_for_backward(input, weight)
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, weight = ctx.saved_tensors
+        return grad_output.mm(weight), grad_output.t().mm(input), grad_output.sum(0)
+
+class MulConstant(Function):
+    @staticmethod
+    def forward(ctx, tensor, constant):
+        ctx.constant = constant
+        return tensor * constant
+    @staticmethod
+    def backward(ctx, grad_output):
+        print('needs', ctx.needs_input_grad)
+        return grad_output * ctx.constant, None
+
+class Sinh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        expx, expnegx = torch.exp(x), torch.exp(-x)
+        ctx.save_for_backward(expx, expnegx)
+        return (expx - expnegx) / 2, expx, expnegx
+    @staticmethod
+    def backward(ctx, g, g_exp, g_negexp):
+        expx, expnegx = ctx.saved_tensors
+        return g * (expx + expnegx) / 2 + g_exp * expx - g_negexp * expnegx
+"""
+
+
+def test_functions_in_both_styles_with_pytorchs_node_names():
+    out = run(FUNCTIONS + """
+x = torch.tensor([[1., 2.]], requires_grad=True)
+w = torch.tensor([[3., 4.]], requires_grad=True)
+b = torch.tensor([0.5], requires_grad=True)
+y = LinearFunction.apply(x, w, b)
+print(y, y.grad_fn.name(), len(y.grad_fn.next_functions))
+y.sum().backward()
+print(x.grad, w.grad, b.grad)
+z = MulConstant.apply(x, 3.0)
+z.sum().backward()
+print(z.grad_fn.name(), x.grad)
+print(torch.autograd.gradcheck(lambda t: Sinh.apply(t)[0], torch.tensor([0.3, -1.2],
+      dtype=torch.double, requires_grad=True)))
+print(torch.autograd.gradgradcheck(lambda t: Sinh.apply(t)[0], torch.tensor([0.3, -1.2],
+      dtype=torch.double, requires_grad=True)))
+s, e, n = Sinh.apply(x)
+print(s.grad_fn is e.grad_fn, s.grad_fn.name())
+""")
+    assert out == (
+        "tensor([[11.5000]], grad_fn=<LinearFunctionBackward>) LinearFunctionBackward 3\n"
+        "tensor([[3., 4.]]) tensor([[1., 2.]]) tensor([1.])\n"
+        "needs (True, False)\n"
+        "MulConstantBackward tensor([[6., 7.]])\n"
+        "True\nTrue\n"
+        "True SinhBackward\n")
+    import re
+
+    node_repr = run(FUNCTIONS + "print(MulConstant.apply(torch.ones(1, requires_grad=True), "
+                                "2.0).grad_fn)")
+    assert re.fullmatch(r"<torch\.autograd\.function\.MulConstantBackward object at "
+                        r"0x[0-9a-f]+>\n", node_repr)
+
+
+@pytest.mark.parametrize("body, match", [
+    ("class Bad(Function):\n    @staticmethod\n    def forward(ctx, x, y):\n        return x + y\n"
+     "    @staticmethod\n    def backward(ctx, g):\n        return g\n"
+     "x = torch.ones(2, requires_grad=True)\nBad.apply(x, x).sum().backward()",
+     r"^function BadBackward returned an incorrect number of gradients \(expected 2, got 1\)$"),
+    ("class Old(Function):\n    def forward(self, x):\n        return x\n"
+     "Old()(torch.ones(1))",
+     r"^Legacy autograd function with non-static forward method is deprecated\. Please use "
+     r"new-style autograd function with static forward method\. \(Example: https://pytorch\."
+     r"org/docs/stable/autograd\.html#torch\.autograd\.Function\)$"),
+    ("class NoBack(Function):\n    @staticmethod\n    def forward(ctx, x):\n        return x * 2\n"
+     "NoBack.apply(torch.ones(1, requires_grad=True)).sum().backward()",
+     r"^You must implement either the backward or vjp method for your custom "
+     r"autograd\.Function to use it with backward mode AD\.$"),
+    ("class Sv(Function):\n    @staticmethod\n    def forward(ctx, x):\n"
+     "        ctx.save_for_backward(x)\n        return x * 2\n"
+     "    @staticmethod\n    def backward(ctx, g):\n        x, = ctx.saved_tensors\n"
+     "        return g * x\n"
+     "w = torch.ones(2, requires_grad=True).clone()\no = Sv.apply(w)\nw.add_(1)\n"
+     "o.sum().backward()",
+     r"^one of the variables needed for gradient computation has been modified by an inplace "
+     r"operation: \[torch\.FloatTensor \[2\]\], which is output 0 of Add, is at version 1; "
+     r"expected version 0 instead\."),
+    ("class Sv(Function):\n    @staticmethod\n    def forward(ctx, x):\n"
+     "        ctx.save_for_backward(x)\n        return x * 2\n"
+     "    @staticmethod\n    def backward(ctx, g):\n        x, = ctx.saved_tensors\n"
+     "        return g * x\n"
+     "o = Sv.apply(torch.ones(2, requires_grad=True))\no.sum().backward()\n"
+     "o.sum().backward()",
+     r"^Trying to backward through the graph a second time \(or directly access saved "
+     r"tensors after they have already been freed\)"),
+])
+def test_function_errors_are_pytorchs(body, match):
+    with pytest.raises(GradcalcError, match=match):
+        run(FUNCTIONS + body)
+
+
+def test_an_input_returned_as_it_is_comes_back_as_a_new_tensor():
+    out = run("class Ident(torch.autograd.Function):\n"
+              "    @staticmethod\n    def forward(ctx, x):\n        return x\n"
+              "    @staticmethod\n    def backward(ctx, g):\n        return g\n"
+              "x = torch.ones(2, requires_grad=True)\nz = Ident.apply(x)\n"
+              "print(z is x, z.grad_fn.name(), x.grad_fn)\n")
+    assert out == "False IdentBackward None\n"
+
+
+HOOKS = """
+import torch
+def pack_hook(x):
+    print("Packing", x)
+    return x
+def unpack_hook(x):
+    print("Unpacking", x)
+    return x
+a = torch.ones(3, requires_grad=True)
+b = torch.ones(3, requires_grad=True) * 2
+with torch.autograd.graph.saved_tensors_hooks(pack_hook, unpack_hook):
+    y = a * b
+    z = torch.exp(a)
+y.sum().backward()
+z.sum().backward()
+x = torch.tensor([1., -2.], requires_grad=True)
+with torch.autograd.graph.saved_tensors_hooks(lambda t: t * 4, lambda t: t / 4):
+    y = torch.pow(x, 2)
+y.sum().backward()
+print(x.grad)
+with torch.autograd.graph.save_on_cpu():
+    w = (x * x).sum()
+w.backward()
+print(x.grad)
+"""
+
+
+def test_saved_tensors_hooks_pack_and_unpack_as_pytorchs_do():
+    assert run(HOOKS) == (
+        "Packing tensor([2., 2., 2.], grad_fn=<MulBackward0>)\n"
+        "Packing tensor([1., 1., 1.], requires_grad=True)\n"
+        "Packing tensor([2.7183, 2.7183, 2.7183], grad_fn=<ExpBackward0>)\n"
+        "Unpacking tensor([2., 2., 2.], grad_fn=<MulBackward0>)\n"
+        "Unpacking tensor([1., 1., 1.], requires_grad=True)\n"
+        "Unpacking tensor([2.7183, 2.7183, 2.7183], grad_fn=<ExpBackward0>)\n"
+        "tensor([ 2., -4.])\n"
+        "tensor([ 4., -8.])\n")
+
+
+def test_a_saved_tensor_is_unpacked_on_each_access_of_its_saved_attribute():
+    calls = []
+    x = torch.ones(2, requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: calls.append("pack") or t,
+                                                  lambda t: calls.append("unpack") or t):
+        y = x.pow(2)
+    assert torch.equal(y.grad_fn._saved_self, x) and torch.equal(y.grad_fn._saved_self, x)
+    y.sum().backward()
+    assert calls == ["pack", "unpack", "unpack", "unpack"]
+    assert torch.equal(x.grad, torch.tensor([2., 2.]))
+
+
+def test_variable_returns_a_new_tensor_and_leaves_its_argument_alone():
+    out = run("from torch.autograd import Variable\nt = torch.ones(2)\n"
+              "v = Variable(t, requires_grad=True)\n"
+              "print(v is t, t.requires_grad, v.requires_grad)\n"
+              "w = torch.ones(2, requires_grad=True) * 2\nv2 = Variable(w)\n"
+              "print(v2 is w, v2.grad_fn, v2.requires_grad)\nt.add_(1)\nprint(v)\n")
+    assert out == "False False True\nFalse None False\ntensor([2., 2.], requires_grad=True)\n"
+    v = torch.autograd.Variable(torch.ones(1), requires_grad=True)
+    assert v.requires_grad and v.grad_fn is None

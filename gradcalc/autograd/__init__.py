@@ -12,11 +12,14 @@ from ..core.autograd import (  # noqa: F401
     set_grad_enabled,
 )
 from ..core.tensor import Tensor
-from ..errors import GradError, ShapeError
+from ..errors import GradcalcTypeError, GradError, ShapeError
 from . import functional  # noqa: F401
+from . import graph  # noqa: F401
+from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 
-__all__ = ["backward", "grad", "Variable", "Function", "gradcheck", "gradgradcheck", "functional"]
+__all__ = ["backward", "grad", "Variable", "Function", "gradcheck", "gradgradcheck", "functional",
+           "graph", "once_differentiable"]
 
 
 def _as_tuple(x):
@@ -121,47 +124,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 def Variable(data, requires_grad=False, volatile=False):
-    """The old Variable wrapper: returns the tensor itself (requires_grad set if asked)."""
-    if requires_grad:
-        data.requires_grad_(True)
-    return data
-
-
-class _FunctionCtx:
-    def __init__(self):
-        self.saved_tensors = ()
-        self.needs_input_grad = ()
-
-    def save_for_backward(self, *tensors):
-        self.saved_tensors = tensors
-
-    def mark_non_differentiable(self, *tensors):
-        pass
-
-
-class Function:
-    """Custom autograd functions: subclass with static forward(ctx, ...) and backward(ctx, grad)."""
-
-    @classmethod
-    def apply(cls, *args):
-        from ..core.graph import record
-
-        ctx = _FunctionCtx()
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
-        with no_grad():
-            out = cls.forward(ctx, *args)
-        if _engine._enabled and any(ctx.needs_input_grad):
-            node_cls = type(f"{cls.__name__}Backward", (_CustomNode,), {"__slots__": ()})
-            record(out, node_cls, [a for a in args if isinstance(a, Tensor)], (cls, ctx))
-        return out
-
-
-class _CustomNode(Node):
-    __slots__ = ()
-
-    def apply(self, g):
-        fn, ctx = self._saved
-        r = fn.backward(ctx, g)
-        return r if isinstance(r, tuple) else (r,)
-
-    _frees = False
+    """The old Variable wrapper: a new tensor sharing `data`'s values (detached), as PyTorch's."""
+    if not isinstance(data, Tensor):
+        raise GradcalcTypeError(f"Variable data has to be a tensor, but got "
+                                f"{type(data).__name__}")
+    return data.detach().requires_grad_(requires_grad)

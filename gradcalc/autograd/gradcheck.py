@@ -70,23 +70,34 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
                   raise_exception=True, **_):
-    """gradcheck of the first derivative (built with create_graph=True)."""
+    """gradcheck of the first derivative (built with create_graph=True), with respect to the
+    inputs and the grad_outputs, as PyTorch checks it.
+
+    Without `grad_outputs`, draws them as PyTorch does: uniform in [-1, 1) from the default
+    generator, in each differentiable output's dtype (later random draws then match PyTorch's).
+    """
     from . import grad
+    from ..core import creation
+    from ..core.dtypes import float64
 
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    outs = _out(func(*inputs))
     if grad_outputs is None:
-        rng = np.random.default_rng(0)
+        outs = [o for o in _out(func(*inputs)) if o.requires_grad]
         grad_outputs = tuple(
-            _make(rng.standard_normal(o.shape).astype(o._data.dtype)) for o in outs
-        )
+            creation.empty(tuple(o.shape), dtype=o.dtype if o.is_floating_point()
+                           or o.is_complex() else float64)
+            .uniform_(-1, 1).requires_grad_(True) for o in outs)
+    else:
+        grad_outputs = (grad_outputs,) if isinstance(grad_outputs, Tensor) else \
+            tuple(grad_outputs)
+    n = len(grad_outputs)
     diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
 
-    def first(*xs):
-        os_ = _out(func(*xs))
-        gs = grad(os_, [xs[i] for i in diff_idx], grad_outputs, create_graph=True,
-                  allow_unused=True, materialize_grads=True)
-        return gs
+    def first(*args):
+        xs, gos = args[:-n] if n else args, args[-n:] if n else ()
+        os_ = [o for o in _out(func(*xs)) if o.requires_grad]
+        gs = grad(os_, [xs[i] for i in diff_idx], gos, create_graph=True, allow_unused=True)
+        return tuple(g for g in gs if g is not None)
 
-    return gradcheck(first, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
-
+    return gradcheck(first, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)

@@ -190,7 +190,8 @@ _hook_ids = itertools.count()
 
 
 class _NodeExtras:
-    __slots__ = ("hooks", "pre_hooks", "tensor_pre_hooks", "retain", "metadata", "versions")
+    __slots__ = ("hooks", "pre_hooks", "tensor_pre_hooks", "retain", "metadata", "versions",
+                 "packed")
 
     def __init__(self):
         self.hooks = None
@@ -199,6 +200,84 @@ class _NodeExtras:
         self.retain = None  # {output_nr: weakref to tensor} from retain_grad()
         self.metadata = None
         self.versions = None  # {index in saved: version at save time}, when not 0
+        self.packed = False  # whether saved_tensors_hooks packed what the node saved
+
+
+# --- saved-tensor hooks (torch.autograd.graph.saved_tensors_hooks) ---------------------------
+
+#: the active hooks, innermost last: (pack, unpack), or (None, message) where disabled
+_saved_hooks: list = []
+
+
+class Packed:
+    """A saved tensor as its pack hook returned it; `unpack(value)` gives the tensor back."""
+
+    __slots__ = ("value", "unpack", "output")
+
+    def __init__(self, value, unpack, output):
+        self.value, self.unpack, self.output = value, unpack, output
+
+    def tensor(self):
+        t = self.unpack(self.value)
+        if not isinstance(t, _Tensor):
+            raise GradError("Output of saved tensor unpack_hook expected to be a Tensor but got "
+                            f"result of type {type(t).__name__}")
+        return t
+
+
+def push_saved_hooks(pack, unpack, disabled_message=None) -> None:
+    """Enter a saved_tensors_hooks block (or, with a message, a block where they are refused)."""
+    for p, msg in _saved_hooks:
+        if p is None and disabled_message is None:
+            raise GradError(msg)
+    _saved_hooks.append((pack, unpack) if disabled_message is None else (None, disabled_message))
+
+
+def pop_saved_hooks() -> None:
+    _saved_hooks.pop()
+
+
+def pack_saved(node, output_of) -> None:
+    """Store each tensor `node` saved as the innermost pack hook's result (record() calls this
+    while hooks are active); `output_of(saved_output)` is the output tensor a SavedOutput is."""
+    pack, unpack = _saved_hooks[-1]
+    if pack is None:
+        return
+    saved = list(node._saved)
+    order = getattr(type(node), "pack_order", None) or range(len(saved))
+    packed = False
+    for i in order:
+        v = saved[i]
+        if type(v) is SavedOutput:
+            saved[i] = Packed(pack(output_of(v)), unpack, True)
+            packed = True
+        elif isinstance(v, _Tensor):
+            saved[i] = Packed(pack(v), unpack, False)
+            packed = True
+    if packed:
+        node._saved = tuple(saved)
+        x = node._extras()
+        x.packed = True
+        x.versions = None  # unpacked tensors are the hooks' own (PyTorch checks no versions)
+
+
+def _unpack_saved(node, saved) -> tuple:
+    """`saved` with each Packed value unpacked (in the order they were packed), for one run
+    of the node's backward."""
+    out = list(saved)
+    for i in getattr(type(node), "pack_order", None) or range(len(saved)):
+        v = saved[i]
+        if type(v) is Packed:
+            t = v.tensor()
+            if v.output:
+                vc = t._vc if t._vc is not None else [0]
+                x = t._x
+                v = SavedOutput(t._data, vc, None if x is None or x.device.type == "cpu"
+                                else x.device)
+            else:
+                v = t
+        out[i] = v
+    return tuple(out)
 
 
 class Node:
@@ -408,6 +487,8 @@ def _saved_property(i: int, name: str) -> property:
         if i >= len(saved):  # a default left unsaved (alpha=1 of add and sub)
             return type(self).saved_defaults[name]
         v = saved[i]
+        if type(v) is Packed:
+            return v.tensor()  # saved_tensors_hooks: the unpack hook's tensor, on each access
         if type(v) is SavedOutput:
             # PyTorch unpacks a saved output with this node as its grad_fn
             t = _Tensor._wrap_saved_output(v, self, False)
@@ -593,6 +674,10 @@ def run_backward(
             g = node._buf
             node._buf = None
             x = node._x
+            packed = None
+            if x is not None and x.packed and node._saved is not FREED:
+                packed = node._saved  # saved_tensors_hooks: unpacked for this run only
+                node._saved = _unpack_saved(node, packed)
             if x is not None and (x.tensor_pre_hooks or x.retain or x.pre_hooks):
                 if g is not None and type(g) is not Tensor and type(g) is not list:
                     g = wrap(g)
@@ -619,7 +704,7 @@ def run_backward(
                     trace(node, (g,), ())
                 continue
             # raw: a raw array in, raw arrays out (see Node._raw)
-            raw = node._raw if rawmode and (x is None or not x.hooks) else None
+            raw = node._raw if rawmode and (x is None or not (x.hooks or x.packed)) else None
             if g is None:
                 outs = (None,) * len(node._next)
                 raw = x = None
@@ -649,6 +734,8 @@ def run_backward(
                         outs = tuple(r)
             if trace is not None:
                 trace(node, tuple(g) if type(g) is list else (g,), tuple(outs))
+            if packed is not None:
+                node._saved = packed
             if free and node._frees and node._saved:
                 node._saved = FREED
             became = None

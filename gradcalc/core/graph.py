@@ -67,6 +67,8 @@ def record(out: Tensor, node_cls, inputs, saved=()) -> Tensor:
                 versions[i] = vc[0]
         if versions:
             node._extras().versions = versions
+        if _ag._saved_hooks:
+            _ag.pack_saved(node, lambda v: out)
     return out
 
 
@@ -113,6 +115,8 @@ def result1(data, node_cls, t: Tensor, saved, nargs: int, save_result: bool = Fa
         x.device = tx.device
     else:
         out._x = None
+    if _ag._saved_hooks and node._saved:
+        _ag.pack_saved(node, lambda v: out)
     return out
 
 

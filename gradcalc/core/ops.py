@@ -340,6 +340,7 @@ class MulBackward0(Node):
     __slots__ = ()
     formula = ("grad * other", "grad * self")
     saved_names = ("self", "other")
+    pack_order = (1, 0)  # saved_tensors_hooks see `other` first, as PyTorch saves it
 
     def apply(self, g):
         a, b = self._unpack()

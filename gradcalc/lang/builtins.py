@@ -460,7 +460,9 @@ class Registry:
         init = Namespace("torch.nn.init")
         self.nn = Namespace("torch.nn", subs={"functional": self.F, "init": init})
         functional = Namespace("torch.autograd.functional")
-        self.autograd = Namespace("torch.autograd", subs={"functional": functional},
+        graph = Namespace("torch.autograd.graph")
+        self.autograd = Namespace("torch.autograd", subs={"functional": functional,
+                                                          "graph": graph},
                                   extra={"Variable": _variable_factory(self)})
         lr_scheduler = Namespace("torch.optim.lr_scheduler")
         self.optim = Namespace("torch.optim", subs={"lr_scheduler": lr_scheduler})
@@ -481,6 +483,7 @@ class Registry:
         self.modules = {
             "torch": self.torch, "torch.nn": self.nn, "torch.nn.functional": self.F,
             "torch.autograd": self.autograd, "torch.autograd.functional": functional,
+            "torch.autograd.graph": graph,
             "torch.optim": self.optim, "torch.optim.lr_scheduler": lr_scheduler,
             "torch.linalg": self.linalg, "torch.nn.init": init, "torch.utils": utils,
             "torch.utils.data": data, "torch.cuda": cuda,

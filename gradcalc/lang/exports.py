@@ -24,7 +24,9 @@ TABLE: dict[str, tuple[str, object]] = {
     "torch.distributions": ("gradcalc.distributions", "__all__"),
     "torch.autograd": ("gradcalc.autograd", (
         "backward", "grad", "Function", "gradcheck", "gradgradcheck", "no_grad",
-        "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "Node")),
+        "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "Node",
+        "once_differentiable")),
+    "torch.autograd.graph": ("gradcalc.autograd.graph", "__all__"),
     "torch.autograd.functional": ("gradcalc.autograd.functional", (
         "jacobian", "hessian", "vjp", "jvp")),
     "torch.linalg": ("gradcalc.linalg", (

@@ -539,13 +539,13 @@ _SETTABLE: list = []
 def _owns_state(obj, name: str) -> bool:
     """True when a script may set obj.name: objects made per script, the names they keep."""
     if not _SETTABLE:
-        from gradcalc.autograd import _FunctionCtx
+        from gradcalc.autograd.function import FunctionCtx
         from gradcalc.core.autograd import Node
         from gradcalc.optim.lr_scheduler import LRScheduler
         from gradcalc.optim.optimizer import Optimizer
         from gradcalc.utils.data import DataLoader, Dataset
 
-        _SETTABLE.append(((Optimizer, LRScheduler, DataLoader, Dataset, _FunctionCtx),
+        _SETTABLE.append(((Optimizer, LRScheduler, DataLoader, Dataset, FunctionCtx),
                           {Node: frozenset({"metadata"})}))
     anything, named = _SETTABLE[0]
     if isinstance(obj, anything):
