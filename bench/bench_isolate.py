@@ -5,8 +5,12 @@ side in the same run (the in-process time is the floor; ratio = isolated/in-proc
 at most 10 ms added per eval):
 
 - the whole command `gradcalc eval 'x**3+3*x**2+5' --at x=2 --plain [--isolate]`, both with
-  OPENBLAS_NUM_THREADS=1 (which --isolate sets for its parent: unset, the in-process command
-  also pays OpenBLAS's thread start-up, and the isolated one comes out faster);
+  OPENBLAS_NUM_THREADS=1 (unset, both also pay OpenBLAS's thread start-up);
+- the floor of any fork-based isolation of that command: the same command run by a process
+  that forks at the point --isolate takes over (the command line has parsed its options, so
+  NumPy and the core are loaded), the child running it and the parent waiting, no limits and
+  no JSON; against the same command unforked. Both pay for the fork in page faults: the child
+  on the pages it writes, the parent on every page its exit writes (Python's finalization);
 - the library, one fresh isolated session per eval (fork, limits, filter, run, close) against
   `Session().run` of the same text;
 - the library, one eval in a running isolated session (the request and its reply).
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import time
 
-from bench_cli import best_pair, gradcalc_cmd, process_env
+from bench_cli import PY, gradcalc_cmd, process_env, wall
 
 EXPR = "x**3+3*x**2+5"
 TEXT = "x = tensor(2., requires_grad=True)\ny = x**3 + 3*x**2 + 5\ny.backward()\nx.grad\n"
@@ -74,22 +78,40 @@ def _library(repeat: int) -> list[dict]:
     ]
 
 
-def run(repeat: int = 10) -> list[dict]:
-    """Rows for bench/run.py (see the module doc)."""
+ARGS = ["eval", EXPR, "--at", "x=2", "--plain"]
+#: the command unforked, and forked bare where --isolate takes over (see the module doc)
+UNFORKED = f"import sys\nfrom gradcalc import cli\nsys.exit(cli.main({ARGS!r}))\n"
+FORKED = (f"import os, sys\nfrom gradcalc import api, cli, Tensor\nsys.stdout.flush()\n"
+          f"pid = os.fork()\nif pid == 0:\n    code = cli.main({ARGS!r})\n"
+          f"    sys.stdout.flush()\n    os._exit(code)\n"
+          f"sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n")
+
+
+def _whole_process(repeat: int) -> list[dict]:
     env = dict(process_env(), OPENBLAS_NUM_THREADS="1")
-    plain = gradcalc_cmd() + ["eval", EXPR, "--at", "x=2", "--plain"]
-    isolated = plain + ["--isolate"]
-    t_plain, t_isolated = best_pair(plain, isolated, 1, env=env)  # warm-up: bytecode, caches
-    t_plain, t_isolated = best_pair(plain, isolated, repeat, env=env)
-    rows = [_row(f"eval {EXPR} --plain --isolate (whole process)", t_isolated, t_plain,
-                 "floor: the same command in-process")]
-    rows.extend(_library(repeat))
-    return rows
+    cmds = {"plain": gradcalc_cmd() + ARGS, "isolated": gradcalc_cmd() + ARGS + ["--isolate"],
+            "unforked": [PY, "-c", UNFORKED], "forked": [PY, "-c", FORKED]}
+    best = dict.fromkeys(cmds, float("inf"))
+    for round_ in range(repeat + 1):  # round 0 warms up (bytecode, caches); all alternate
+        for name, cmd in cmds.items():
+            t = wall(cmd, env=env)
+            if round_:
+                best[name] = min(best[name], t)
+    fork = _row("floor of a fork there: the command forked bare", best["forked"],
+                best["unforked"], "fork, the child runs it, wait; floor: unforked")
+    fork.update(target="-", ok=None)
+    return [_row(f"eval {EXPR} --plain --isolate (whole process)", best["isolated"],
+                 best["plain"], "floor: the same command in-process"), fork]
+
+
+def run(repeat: int = 15) -> list[dict]:
+    """Rows for bench/run.py (see the module doc)."""
+    return _whole_process(repeat) + _library(repeat)
 
 
 def main() -> int:
     for r in run():
-        print(f"{r['name']:<56} {r['value']:8.2f} ms added  (in-process {r['floor']:.2f} ms, "
+        print(f"{r['name']:<56} {r['value']:8.2f} ms added  (floor {r['floor']:.2f} ms, "
               f"ratio {r['ratio']:.2f}x, target {r['target']}: {'yes' if r['ok'] else 'NO'})")
     return 0
 

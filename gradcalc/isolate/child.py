@@ -131,8 +131,8 @@ class Child:
     (`library=True`, a host that goes on) preloads and warms up once, then forks; the command
     line (`library=False`) forks at once when NumPy is not imported yet, and the child imports
     it before confining itself. `readable`: files the child may read besides
-    readable_paths(). `deadline` (time.monotonic()) bounds `messages`; the first message is
-    {"ready": what the policy put in force}.
+    readable_paths(). `deadline` (time.monotonic()) bounds `messages`; a command-line child's
+    first message is {"ready": what the policy put in force} (a library parent knows it).
     """
 
     def __init__(self, body: Callable, policy: Isolation, timeout: float | None, *,
@@ -145,7 +145,7 @@ class Child:
         self.killed = False
         self.buf = bytearray()
         self.deadline = time.monotonic() + STARTUP_SECONDS
-        self.started = False
+        self.library = self.started = library
         _reap_released()
         has_numpy = "numpy" in sys.modules
         paths = preload() if library else start_up() if has_numpy else None
@@ -194,7 +194,8 @@ class Child:
     def _confine(self, out_w, raw_w, req_r, null, stdin, tty, size, hint, paths,
                  readable) -> None:
         """Descriptors 0-4, environment, signals, start-up, parent-death signal, the policy;
-        then sys.stdout/sys.stderr go to the parent and the first message says what applies.
+        then sys.stdout/sys.stderr go to the parent and (the command line) the first message
+        says what applies.
 
         0: the parent's stdin (run) or /dev/null; 1: /dev/null; 2: raw stderr to the parent;
         3: messages to the parent; 4: requests from the parent (a Session) or /dev/null.
@@ -234,10 +235,11 @@ class Child:
         sys.stderr = protocol.Forward(chan, "err", _stream_tty(sys.__stderr__), "utf-8",
                                       other=out)
         out.other = sys.stderr
-        from gradcalc.isolate.seccomp import filter_unavailable
+        if not self.library:
+            from gradcalc.isolate.seccomp import filter_unavailable
 
-        chan.send({"ready": {"unfiltered": None if applied.filter else filter_unavailable(),
-                             "landlock": applied.landlock}})
+            chan.send({"ready": {"unfiltered": None if applied.filter else filter_unavailable(),
+                                 "landlock": applied.landlock}})
 
     # -- talking --
     def request(self, obj: dict) -> None:

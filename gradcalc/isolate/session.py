@@ -106,7 +106,7 @@ class IsolatedSession:
                     return [protocol.error_from_json(d) for d in msg["done"]]
                 elif "error" in msg:
                     raise protocol.error_from_json(msg["error"])
-                elif "ready" not in msg:
+                else:
                     child.kill()
                     raise EvalError("the isolated process sent an invalid message")
         except GradcalcError as e:
