@@ -188,8 +188,9 @@ def _timeout():
 
 def _allow_files():
     return Opt("allow_files", ["--allow-files"], metavar="DIR", panel=OUTPUT,
-               help="Let scripts write pictures into DIR (save_graph(t, 'g.svg')); without it "
-                    "a script writes no file.")
+               help="Let scripts write pictures into DIR (save_graph(t, 'g.svg')) and save and "
+                    "load checkpoints there (torch.save, torch.load); without it a script "
+                    "reads and writes no file.")
 
 
 def _debug():
@@ -321,6 +322,10 @@ COMMANDS: dict[str, Command] = {
                 help="Go on after an error (exit 1 at the end if any statement failed)."),
             Opt("json", ["--json"], "flag", panel=OUTPUT,
                 help="Write JSON Lines: one object per echoed or printed statement."),
+            Opt("trusted", ["--trusted"], "flag",
+                help="Run a .py file under real Python, no sandbox and no limits, with "
+                     "`import torch...` giving gradcalc's modules (for code you trust: "
+                     "plotting, files, its own modules)."),
             _plain(),
             _timeout(),
             *_limits(),
@@ -1164,6 +1169,13 @@ def run_stream(session, readline, source: str, *, echo: bool, keep_going: bool, 
 
 
 def cmd_run(opts: dict) -> int:
+    if opts.get("trusted"):
+        from gradcalc.trusted import run_file
+
+        path = opts.get("script") or "-"
+        if path == "-" or not os.path.isfile(path):
+            raise _usage(f"--trusted runs a Python file: {path!r} is not one")
+        return run_file(path)
     if opts.get("isolate") or opts.get("isolate_memory"):
         from gradcalc.isolate import run_command
 

@@ -256,9 +256,7 @@ def pack_saved(node, output_of) -> None:
             packed = True
     if packed:
         node._saved = tuple(saved)
-        x = node._extras()
-        x.packed = True
-        x.versions = None  # unpacked tensors are the hooks' own (PyTorch checks no versions)
+        node._extras().packed = True
 
 
 def _unpack_saved(node, saved) -> tuple:
@@ -402,7 +400,12 @@ class Node:
         if saved is FREED:
             raise GradError(FREED_MESSAGE)
         x = self._x
-        expected = x.versions if x is not None else None
+        if x is None:
+            expected = None
+        elif x.packed:
+            return saved  # the unpack hooks' tensors: PyTorch checks no versions of these
+        else:
+            expected = x.versions
         if not expected:
             # every saved tensor was at version 0 when saved: any bump is a modification
             for s in saved:
