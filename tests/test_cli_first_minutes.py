@@ -197,3 +197,25 @@ def test_unicode_names_bind_with_at():
     r = gradcalc("eval", "α * 2", "--at", "α=3", "--wrt", "α")
     assert r.returncode == 0, r.stderr
     assert r.stdout.endswith("gradients:\n  d/dα = tensor(2.)\n")
+
+
+# ---- defect 11: the calculator's bare functions answer for Python numbers -----------------------
+
+@pytest.mark.parametrize("expr, shown", [
+    ("sqrt(2)", "tensor(1.4142)"),
+    ("sin(pi)", "tensor(-8.7423e-08)"),
+    ("exp(1)", "tensor(2.7183)"),
+    ("atan2(1, 2)", "tensor(0.4636)"),
+    ("sigmoid(0)", "tensor(0.5000)"),
+])
+def test_bare_functions_take_python_numbers(expr, shown):
+    r = gradcalc("eval", expr)
+    assert (r.returncode, r.stdout) == (0, f"expression: {expr}\nvalue:\n  {shown}\n"), r.stderr
+
+
+def test_spelled_out_names_keep_pytorchs_type_error():
+    r = gradcalc("eval", "torch.sqrt(2)")
+    assert r.returncode == 1
+    assert r.stderr.startswith("<expr>:1:1: sqrt(): argument 'input' (position 1) must be "
+                               "Tensor, not int\n")
+    assert gradcalc("eval", "sin(pi)", "--dtype", "float64").stdout.endswith("tensor(1.2246e-16)\n")

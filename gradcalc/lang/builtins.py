@@ -12,6 +12,7 @@ import builtins as _py
 import functools
 import importlib
 import math as _math
+import sys
 import types
 
 from gradcalc.errors import AttributeNotFound, EvalError, GradcalcTypeError, SecurityError
@@ -554,6 +555,41 @@ class Registry:
         if dotted in self.modules:
             return self.modules[dotted]
         raise EvalError(f"import of '{dotted}' is not supported: {IMPORT_HINT}")
+
+
+_NUMBERS = (bool, int, float, complex)
+_TENSOR_FUNCTIONS: dict = {}  # id(op that is also a Tensor method) -> [op, its calculator form]
+
+
+def calculator_form(fn):
+    """What a call by a bare name runs (`sqrt(2)`, not `torch.sqrt(2)`): for a tensor function,
+    one that is also a Tensor method (sqrt, sin, exp, atan2, clamp ...), a form that turns
+    Python numbers into tensors when the first argument is one (`sqrt(2)` is
+    `sqrt(tensor(2))`, docs/differences.md); any other function as it is."""
+    entry = _TENSOR_FUNCTIONS.get(id(fn))
+    if entry is None:
+        registry = sys.modules.get("gradcalc.core.registry")  # no core loaded: no op exists
+        if registry is None or _TENSOR_FUNCTIONS.get(None) == len(registry.METHODS):
+            return fn
+        _TENSOR_FUNCTIONS.clear()
+        _TENSOR_FUNCTIONS.update((id(f), [f, None]) for f in registry.METHODS.values())
+        _TENSOR_FUNCTIONS[None] = len(registry.METHODS)  # the ops this table was made from
+        entry = _TENSOR_FUNCTIONS.get(id(fn))
+        if entry is None:
+            return fn
+    if entry[0] is not fn:
+        return fn
+    if entry[1] is None:
+        tensor = importlib.import_module("gradcalc").tensor
+
+        @functools.wraps(fn)
+        def calculator(*args, **kwargs):
+            if args and type(args[0]) in _NUMBERS:
+                args = tuple(tensor(a) if type(a) in _NUMBERS else a for a in args)
+            return fn(*args, **kwargs)
+
+        entry[1] = calculator
+    return entry[1]
 
 
 def _python_modules(rt) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from gradcalc.errors import GradcalcError, NameNotFound, ParseError, SecurityError
 from gradcalc.lang import limits as L
+from gradcalc.lang.builtins import calculator_form
 from gradcalc.lang.runtime import Frame, UserFunction, locate
 from gradcalc.lang.safety import SCRIPT_DUNDERS, check_spec, contains, get_attr
 
@@ -515,6 +516,11 @@ class ExpressionCompiler:
             return self._super(node)
         program, line, col, rt = self.program, node.line, node.column, self.rt
         ff = self.expr(func)
+        if func.kind == "name":  # a bare name's call: the calculator's form (sqrt(2) answers)
+            named = ff
+
+            def ff(f):
+                return calculator_form(named(f))
         pos, kws, simple = self.args_of(args)
         names = [k for k, _ in kws]
         if len(set(n for n in names if n)) != len([n for n in names if n]):

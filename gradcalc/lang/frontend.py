@@ -108,7 +108,11 @@ def describe(name: str, value: Any, python_builtin: bool = False) -> str:
 
 
 def _op_note(fn) -> str:
+    import inspect
+
     from gradcalc.core.registry import DIFFERENTIABLE, FUNCTIONS
+
+    fn = inspect.unwrap(fn)  # a bare name's calculator form (it takes numbers) is the op
 
     names = [n for n, f in FUNCTIONS.items() if f is fn]
     if not names:
