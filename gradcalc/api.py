@@ -136,6 +136,7 @@ def run_statements(session, expr: str, bound: Iterable[str] = (), source: str = 
 
     A free name that is not bound gets the hint to bind it (`--at NAME=VALUE`)."""
     from gradcalc.lang import NO_ECHO
+    from gradcalc.render.values import value_repr
 
     echoed: list[str] = []
     has_value, value = False, None
@@ -146,7 +147,7 @@ def run_statements(session, expr: str, bound: Iterable[str] = (), source: str = 
             if v is NO_ECHO:
                 continue
             if has_value:
-                echoed.append(repr(value) + "\n")
+                echoed.append(value_repr(value) + "\n")
             has_value, value = True, v
     except NameNotFound as e:
         if e.name not in bound and is_name(e.name or "") and "(import " not in e.message:

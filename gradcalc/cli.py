@@ -1129,6 +1129,7 @@ def run_stream(session, readline, source: str, *, echo: bool, keep_going: bool, 
     waiting for input, so `tail -f log | gradcalc run - --timeout 5` can run for hours.)"""
     from gradcalc.errors import GradcalcError, Interrupted, LimitError
     from gradcalc.lang import NO_ECHO
+    from gradcalc.render.values import value_repr
 
     out = sys.stdout
     failed = False
@@ -1146,7 +1147,7 @@ def run_stream(session, readline, source: str, *, echo: bool, keep_going: bool, 
                     if as_json:
                         _print_json({"line": line, "value": value_json(value)})
                     else:
-                        out.write(repr(value) + "\n")
+                        out.write(value_repr(value) + "\n")
             out.flush()
         except GradcalcError as e:
             if isinstance(e, Interrupted):

@@ -50,10 +50,29 @@ class GradcalcError(Exception):
             head = f"{where}:{self.line}:{col}: {self.message}"
             if self.source_line is not None:
                 text = self.source_line.rstrip("\n")
-                return f"{head}\n    {text}\n    {' ' * (col - 1)}^"
+                return f"{head}\n    {text}\n    {caret_padding(text[:col - 1])}^"
         elif self.source:
             head = f"{self.source}: {self.message}"
         return head
+
+
+def caret_padding(before: str) -> str:
+    """What goes under `before` so that a caret after it lands under the next character on a
+    terminal: a tab for a tab, two spaces for a wide (East Asian) character, none for a
+    combining mark, a space for anything else."""
+    if before.isascii():
+        return "".join("\t" if ch == "\t" else " " for ch in before)
+    import unicodedata
+
+    out = []
+    for ch in before:
+        if ch == "\t":
+            out.append("\t")
+        elif unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+            continue
+        else:
+            out.append("  " if unicodedata.east_asian_width(ch) in ("W", "F") else " ")
+    return "".join(out)
 
 
 class ParseError(GradcalcError, SyntaxError):

@@ -231,13 +231,14 @@ class Repl:
             return True
         from gradcalc.lang import NO_ECHO
         from gradcalc.lang.runtime import ScriptWarnings
+        from gradcalc.render.values import value_repr
 
         try:
             with ScriptWarnings(self.warn):
                 for stmt in self.session.statements(text, source):
                     value = self.session.execute(stmt)
                     if value is not NO_ECHO:
-                        self.write(repr(value))
+                        self.write(value_repr(value))
                         self.remember(value)
         except GradcalcError as e:
             self.error(e.format())

@@ -219,3 +219,36 @@ def test_spelled_out_names_keep_pytorchs_type_error():
     assert r.stderr.startswith("<expr>:1:1: sqrt(): argument 'input' (position 1) must be "
                                "Tensor, not int\n")
     assert gradcalc("eval", "sin(pi)", "--dtype", "float64").stdout.endswith("tensor(1.2246e-16)\n")
+
+
+# ---- defect 12: carets, unclosed brackets, long flat expressions ------------------------------
+
+def test_the_caret_lands_under_the_column_after_wide_characters_and_tabs():
+    r = gradcalc("eval", '"αβγ全角" + 1')
+    assert r.stderr == ('<expr>:1:9: TypeError: can only concatenate str (not "int") to str\n'
+                        '    "αβγ全角" + 1\n'
+                        "              ^\n")  # 全 and 角 take two columns each on a terminal
+    r = gradcalc("run", "-", stdin='if 1:\n\tx = "s" + 1\n')
+    assert r.stderr.endswith('    \tx = "s" + 1\n    \t        ^\n')
+
+
+def test_an_unclosed_bracket_is_reported_where_it_opens():
+    r = gradcalc("run", "-", stdin="x = (1,\n  2\ny = 3\n")
+    assert r.returncode == 1
+    assert r.stderr == "<stdin>:1:5: '(' was never closed\n    x = (1,\n        ^\n"
+    # a bracket closed later is not the problem: the missing comma is
+    r = gradcalc("run", "-", stdin="x = [1,\n  2 3]\n")
+    assert r.stderr.startswith("<stdin>:2:5: invalid syntax: unexpected number 3 after '2'")
+
+
+@pytest.mark.parametrize("terms", [1000, 3000])
+def test_a_flat_sum_of_thousands_of_terms_evaluates(terms):
+    r = gradcalc("run", "-", stdin="+".join(["1"] * terms) + "\n")
+    assert (r.returncode, r.stdout, r.stderr) == (0, f"{terms}\n", "")
+
+
+def test_a_value_too_deep_to_print_is_an_error_not_a_crash():
+    r = gradcalc("run", "-", stdin="[" * 1000 + "]" * 1000 + "\n")
+    assert r.returncode == 1
+    assert r.stderr.startswith("<stdin>:1:1: RecursionError: maximum recursion depth exceeded "
+                               "while getting the repr of an object\n")

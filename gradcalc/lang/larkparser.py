@@ -571,6 +571,37 @@ def _describe_token(tok) -> str:
     return f"'{tok.value}'"
 
 
+def _never_closed(lines, bracket) -> bool:
+    """True when nothing after `bracket` (a token) closes it: brackets counted to the end of
+    the text, strings and comments skipped."""
+    text = "\n".join(lines[bracket.line - 1:])[bracket.column:]
+    depth, quote, i = 1, None, 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif text.startswith(quote, i):
+                i += len(quote) - 1
+                quote = None
+        elif ch in "'\"":
+            quote = ch * 3 if text.startswith(ch * 3, i) else ch
+            i += len(quote) - 1
+        elif ch == "#":
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return False
+        elif ch == "\n" and quote is not None and len(quote) == 1:
+            quote = None
+        i += 1
+    return True
+
+
 def _token_message(e: UnexpectedToken, indenter: Indenter, lines):
     tok = e.token
     expected = set(e.expected)
@@ -589,6 +620,10 @@ def _token_message(e: UnexpectedToken, indenter: Indenter, lines):
         if "NAME" in expected:
             return f"expected an expression{after}", True, None
         return "unexpected end of input", True, None
+    if indenter.brackets and tok.line is not None and indenter.brackets[-1].line < tok.line \
+            and tok.type not in P._CLOSE and _never_closed(lines, indenter.brackets[-1]):
+        b = indenter.brackets[-1]  # as Python: the bracket, not the line after it
+        return f"'{b.value}' was never closed", False, (b.line, b.column)
     if tok.type in P._CLOSE:
         if not indenter.brackets:
             return f"unmatched '{tok.value}'", False, None
@@ -624,9 +659,11 @@ def _translate(e, text, source, indenter):
     if isinstance(e, P._SyntaxAt):
         msg, line, col, incomplete = e.message, e.line, e.column, e.incomplete
     elif isinstance(e, UnexpectedToken):
-        msg, incomplete, _ = _token_message(e, indenter, lines)
+        msg, incomplete, where = _token_message(e, indenter, lines)
         tok = e.token
-        if tok.type == "$END" or tok.line is None or tok.line < 1:
+        if where is not None and not incomplete:
+            line, col = where
+        elif tok.type == "$END" or tok.line is None or tok.line < 1:
             line = len(lines) or 1
             col = len(lines[-1]) + 1 if lines else 1
             prev = indenter.last

@@ -32,6 +32,9 @@ class _NoEcho:
 NO_ECHO = _NoEcho()
 
 _RECURSION_HEADROOM = 40  # Python frames per nested script call, generously
+#: Python frames the compiler may use on one statement: three per level of nesting, so a flat
+#: `1+1+...` of about 3,000 terms compiles (CPython's own compiler takes about as many)
+_COMPILE_DEPTH = 10_000
 
 
 class Session:
@@ -77,10 +80,15 @@ class Session:
         # collector running, a 10,000-line script compiled 20x slower (measured).
         enabled = gc.isenabled()
         gc.disable()
+        old_limit = sys.getrecursionlimit()
+        if old_limit < _COMPILE_DEPTH:  # a flat sum of 1,000s of terms nests that deep
+            sys.setrecursionlimit(_COMPILE_DEPTH)
         try:
             program = parse(text, source, first_line)
             compiled = self.compile(program)
         finally:
+            if old_limit < _COMPILE_DEPTH:
+                sys.setrecursionlimit(old_limit)
             if enabled:
                 gc.enable()
         yield from compiled

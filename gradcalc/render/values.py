@@ -12,8 +12,15 @@ def is_tensor(value: Any) -> bool:
 
 
 def value_repr(value: Any) -> str:
-    """The echo of a value: its repr, as Python's REPL shows it."""
-    return repr(value)
+    """The echo of a value: its repr, as Python's REPL shows it (a value nested too deeply to
+    print is Python's RecursionError as a GradcalcError, not a crash)."""
+    try:
+        return repr(value)
+    except RecursionError:
+        from gradcalc.errors import EvalError
+
+        raise EvalError("RecursionError: maximum recursion depth exceeded while getting the "
+                        "repr of an object") from None
 
 
 def shape_str(shape: Any) -> str:
