@@ -252,3 +252,19 @@ def test_a_value_too_deep_to_print_is_an_error_not_a_crash():
     assert r.returncode == 1
     assert r.stderr.startswith("<stdin>:1:1: RecursionError: maximum recursion depth exceeded "
                                "while getting the repr of an object\n")
+
+
+# ---- defect 13: every example gradcalc runs is runnable; Python programs are marked ------------
+
+def test_examples_are_scripts_or_marked_python_programs():
+    scripts = sorted((ROOT / "examples").glob("*.py")) + sorted((ROOT / "examples").glob("*.gc"))
+    for path in scripts:  # each has its golden output (tests/test_cli.py runs them)
+        assert path.with_name(path.name + ".out").exists(), path
+    programs = sorted((ROOT / "examples" / "python").glob("*.py"))
+    assert programs and (ROOT / "examples" / "python" / "README.md").exists()
+    for path in programs:
+        assert "A Python program using gradcalc as a library" in path.read_text()
+    r = gradcalc("run", str(ROOT / "examples" / "python" / "mlp_50_30_20_3.py"))
+    assert r.returncode == 1
+    assert ("import of 'gradcalc' is not supported: gradcalc scripts import torch (this file is a "
+            "Python program using gradcalc as a library: run it with python)") in r.stderr

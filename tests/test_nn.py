@@ -802,10 +802,11 @@ def test_example_script_output(script):
 
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONPATH=str(root))
-    proc = subprocess.run([sys.executable, str(root / "examples" / script)], capture_output=True,
+    proc = subprocess.run([sys.executable, str(root / "examples" / "python" / script)],
+                          capture_output=True,
                           text=True, env=env, cwd=root, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    expected = (root / "examples" / script.replace(".py", ".expected")).read_text()
+    expected = (root / "examples" / "python" / script.replace(".py", ".expected")).read_text()
     assert proc.stdout == expected
     if script.startswith("mlp"):
         assert "Total number of trainable model parameters: 2213" in proc.stdout

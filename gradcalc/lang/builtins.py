@@ -554,6 +554,10 @@ class Registry:
     def module(self, dotted: str):
         if dotted in self.modules:
             return self.modules[dotted]
+        if dotted.split(".")[0] == "gradcalc":  # a Python program using gradcalc as a library
+            raise EvalError(f"import of '{dotted}' is not supported: gradcalc scripts import "
+                            "torch (this file is a Python program using gradcalc as a library: "
+                            "run it with python)")
         raise EvalError(f"import of '{dotted}' is not supported: {IMPORT_HINT}")
 
 

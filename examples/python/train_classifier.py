@@ -5,7 +5,8 @@ linear model can separate them. A 2-16-16-2 MLP trained with Adam and a seeded D
 the loss below the stated threshold. On a terminal a Rich progress bar runs alongside the
 log lines; in a pipe only the (deterministic) lines are printed.
 
-Run: python examples/train_classifier.py   (expected output: train_classifier.expected)
+Run: python examples/python/train_classifier.py   (expected output: train_classifier.expected)
+(A Python program using gradcalc as a library; `gradcalc run` runs scripts, not this.)
 """
 
 import sys

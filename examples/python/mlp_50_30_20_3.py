@@ -1,6 +1,7 @@
 """Build the tutorial's 50-30-20-3 multilayer perceptron, print it and count its parameters.
 
-Run: python examples/mlp_50_30_20_3.py   (expected output: mlp_50_30_20_3.expected)
+Run: python examples/python/mlp_50_30_20_3.py   (expected output: mlp_50_30_20_3.expected)
+(A Python program using gradcalc as a library; `gradcalc run` runs scripts, not this.)
 """
 
 import gradcalc as torch
