@@ -9,7 +9,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = ("nn", "optim", "utils", "autograd", "linalg", "cuda", "testing", "random",
-                    "distributions")
+                    "distributions", "accelerator", "backends", "serialization")
 _loaded = False
 
 
@@ -58,6 +58,8 @@ def _load():
         numel=lambda t: t.numel(),
         e=math.e, pi=math.pi, inf=math.inf, nan=math.nan,
         save=_save_file, load=_load_file,
+        set_default_device=creation.set_default_device,
+        get_default_device=creation.get_default_device,
     )
     g.update(public)
     # the names `torch.` offers (the sandbox's export table reads this, never dir())

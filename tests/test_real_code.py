@@ -223,3 +223,43 @@ def test_variable_returns_a_new_tensor_and_leaves_its_argument_alone():
     assert out == "False False True\nFalse None False\ntensor([2., 2.], requires_grad=True)\n"
     v = torch.autograd.Variable(torch.ones(1), requires_grad=True)
     assert v.requires_grad and v.grad_fn is None
+
+
+def test_numpy_spellings_axis_and_keepdims_as_pytorchs_parser_takes_them():
+    out = run("t = torch.arange(6.).reshape(2, 3)\n"
+              "print(t.sum(axis=0, keepdims=True), t.mean(axis=1), torch.sum(t, axis=(0, 1)))\n"
+              "print(torch.cat([t, t], axis=0).shape, t.argmax(axis=1), t.cumsum(axis=1)[1])\n"
+              "print(t.var(axis=0, keepdims=True), torch.softmax(t, axis=0)[1])\n")
+    assert out == ("tensor([[3., 5., 7.]]) tensor([1., 4.]) tensor(15.)\n"
+                   "torch.Size([4, 3]) tensor([2, 2]) tensor([ 3.,  7., 12.])\n"
+                   "tensor([[4.5000, 4.5000, 4.5000]]) tensor([0.9526, 0.9526, 0.9526])\n")
+    with pytest.raises(GradcalcError, match=r"sum\(\) got multiple values for argument 'dim'"):
+        run("torch.ones(2).sum(dim=0, axis=0)")
+
+
+def test_factories_take_size_as_a_keyword():
+    out = run("print(torch.zeros(size=(1, 2)), torch.ones(size=(2,)).shape, "
+              "torch.randn(size=(2, 3)).shape, torch.empty(size=[3]).shape)")
+    assert out == "tensor([[0., 0.]]) torch.Size([2]) torch.Size([2, 3]) torch.Size([3])\n"
+    with pytest.raises(GradcalcError, match=r"zeros\(\) got an unexpected keyword argument "
+                                            r"'shape'"):
+        run("torch.zeros(shape=(2,))")
+
+
+def test_default_device_accelerator_and_backends():
+    out = run("import torch.backends.cudnn as cudnn\n"
+              "print(torch.accelerator.is_available(), torch.accelerator.current_accelerator())\n"
+              "print(torch.backends.mps.is_available(), cudnn.is_available(), cudnn.benchmark)\n"
+              "device = torch.accelerator.current_accelerator().type "
+              "if torch.accelerator.is_available() else 'cpu'\n"
+              "torch.set_default_device(device)\n"
+              "print(torch.get_default_device(), torch.ones(1).device)\n")
+    assert out == "False None\nFalse False False\ncpu cpu\n"
+
+
+def test_the_default_device_a_script_sets_is_its_sessions_own():
+    a, b = Session(write=lambda t: None), Session(write=lambda t: None)
+    a.run("torch.set_default_device('cuda:0')")
+    assert str(b.evaluate("torch.get_default_device()")) == "cpu"
+    assert str(a.evaluate("torch.get_default_device()")) == "cuda:0"
+    assert str(torch.get_default_device()) == "cpu"

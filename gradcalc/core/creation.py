@@ -13,10 +13,24 @@ from .dtypes import _FROM_NP, as_dtype, bool_, float32, get_default_dtype, int64
 from .registry import op
 from .tensor import Tensor, _TensorExtras
 
+#: the device factory functions create on when none is given (torch.set_default_device)
+_default_device = [CPU]
+
+
+def set_default_device(device) -> None:
+    """The device tensors are created on when a factory function is given none."""
+    _default_device[0] = CPU if device is None else as_device(device)
+
+
+def get_default_device():
+    """The device set by set_default_device (cpu unless changed)."""
+    return _default_device[0]
+
+
 def _finish(data, device, requires_grad, cls=Tensor):
     if _alloc.on and data.nbytes >= _alloc.floor:
         _alloc.admit(data)
-    dev = CPU if device is None else as_device(device)
+    dev = _default_device[0] if device is None else as_device(device)
     if dev is not CPU:
         data = to_device(data, dev)
     t = object.__new__(cls)
@@ -193,7 +207,12 @@ def from_numpy(ndarray):
 
 def _factory(fill, name):
     def make(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
-             pin_memory=False, memory_format=None):
+             pin_memory=False, memory_format=None, **kwargs):
+        if kwargs:  # size=(2, 3), as PyTorch's parser takes it
+            if "size" not in kwargs or size or len(kwargs) > 1:
+                bad = next(k for k in kwargs if k != "size" or size)
+                raise GradcalcTypeError(f"{name}() got an unexpected keyword argument '{bad}'")
+            size = (kwargs["size"],)
         dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
         shape = _size(size, f"{name}()", dt.np.itemsize)
         return _finish(fill(shape, dt.np), device, requires_grad)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 #: name -> function, for every op exposed as `gradcalc.<name>` (the op-table meta-test reads it)
 FUNCTIONS: dict = {}
 #: name -> function, for every op exposed as a Tensor method
@@ -16,6 +18,7 @@ def op(name: str, *, method: bool = True, function: bool = True, aliases=(), dif
     def deco(fn):
         from .tensor import Tensor
 
+        fn = _numpy_names(fn)
         for n in (name, *aliases):
             if function:
                 FUNCTIONS[n] = fn
@@ -27,3 +30,36 @@ def op(name: str, *, method: bool = True, function: bool = True, aliases=(), dif
         return fn
 
     return deco
+
+
+def _numpy_names(fn):
+    """`fn` accepting NumPy's spellings `axis=` for `dim=` and `keepdims=` for `keepdim=`, as
+    PyTorch's argument parser does (`t.sum(axis=0, keepdims=True)`); unchanged when it has no
+    such parameter."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return fn
+    params = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    if "dim" not in params and "keepdim" not in params:
+        return fn
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if kwargs:
+            if "axis" in kwargs:
+                if "dim" in kwargs:
+                    raise _duplicate(fn, "dim")
+                kwargs["dim"] = kwargs.pop("axis")
+            if "keepdims" in kwargs:
+                if "keepdim" in kwargs:
+                    raise _duplicate(fn, "keepdim")
+                kwargs["keepdim"] = kwargs.pop("keepdims")
+        return fn(*args, **kwargs)
+
+    return call
+
+
+def _duplicate(fn, name):
+    from ..errors import GradcalcTypeError
+
+    return GradcalcTypeError(f"{fn.__name__}() got multiple values for argument '{name}'")

@@ -473,10 +473,15 @@ class Registry:
         cuda = Namespace("torch.cuda")
         distributions = Namespace("torch.distributions")
         random = Namespace("torch.random")
+        accelerator = Namespace("torch.accelerator")
+        backend_names = ("cudnn", "mps", "cuda", "mkldnn")
+        backend_subs = {n: Namespace(f"torch.backends.{n}") for n in backend_names}
+        backends = Namespace("torch.backends", subs=backend_subs)
         self.torch = Namespace("torch", sized=sized, subs={
             "nn": self.nn, "autograd": self.autograd, "optim": self.optim,
             "linalg": self.linalg, "utils": utils, "cuda": cuda, "random": random,
-            "distributions": distributions},
+            "distributions": distributions, "accelerator": accelerator,
+            "backends": backends},
             extra={"save": self._granted("torch.save", "write"),
                    "load": self._granted("torch.load", "read")})
         self.numpy, np_linalg, np_random = _numpy_namespace()
@@ -484,7 +489,9 @@ class Registry:
         self.modules = {
             "torch": self.torch, "torch.nn": self.nn, "torch.nn.functional": self.F,
             "torch.autograd": self.autograd, "torch.autograd.functional": functional,
-            "torch.autograd.graph": graph,
+            "torch.autograd.graph": graph, "torch.accelerator": accelerator,
+            "torch.backends": backends,
+            **{f"torch.backends.{n}": ns for n, ns in backend_subs.items()},
             "torch.optim": self.optim, "torch.optim.lr_scheduler": lr_scheduler,
             "torch.linalg": self.linalg, "torch.nn.init": init, "torch.utils": utils,
             "torch.utils.data": data, "torch.cuda": cuda,

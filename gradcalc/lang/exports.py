@@ -33,6 +33,11 @@ TABLE: dict[str, tuple[str, object]] = {
         "det", "inv", "inv_ex", "matmul", "matrix_norm", "norm", "slogdet", "solve",
         "vector_norm")),
     "torch.random": ("gradcalc.random", "__all__"),
+    "torch.accelerator": ("gradcalc.accelerator", "__all__"),
+    "torch.backends.cudnn": ("gradcalc.backends.cudnn", "__all__"),
+    "torch.backends.mps": ("gradcalc.backends.mps", "__all__"),
+    "torch.backends.cuda": ("gradcalc.backends.cuda", "__all__"),
+    "torch.backends.mkldnn": ("gradcalc.backends.mkldnn", "__all__"),
     "torch.cuda": ("gradcalc.cuda", (
         "is_available", "device_count", "current_device", "synchronize", "manual_seed",
         "manual_seed_all")),

@@ -86,6 +86,7 @@ class Runtime:
         self.steps = 0  # steps counted at the last tick
         self.left = self.chunk = 1  # steps until the next tick; steps handed out at the last
         self.dtype = None  # the default dtype the script set (None: the process's)
+        self.device = None  # the default device the script set (None: the process's)
         self.guard = alloc.Guard(limits.max_elements, limits.max_memory, limits.max_flops)
         self.guard.time_limit = limits.timeout
         self._alloc = alloc
@@ -115,6 +116,9 @@ class Runtime:
             self._outer_dtype = outer = dtypes.get_default_dtype()
             if self.dtype is not None and self.dtype is not outer:
                 dtypes.set_default_dtype(self.dtype)
+        creation = sys.modules.get("gradcalc.core.creation")
+        if creation is not None and self.device is not None:
+            creation._default_device[0] = self.device
 
     def exit(self) -> None:
         """Stop running: count the time used, restore the process's guard and dtype."""
@@ -133,6 +137,12 @@ class Runtime:
             if now is not outer:
                 dtypes.set_default_dtype(outer)
         self._outer_dtype = None
+        creation = sys.modules.get("gradcalc.core.creation")
+        if creation is not None:  # torch.set_default_device holds for this session only
+            device = creation._default_device[0]
+            if self.device is not None or device is not creation.CPU:
+                self.device = device
+                creation._default_device[0] = creation.CPU
 
     # -- the step budget and the clock --
     def tick(self) -> None:
