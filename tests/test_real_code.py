@@ -263,3 +263,34 @@ def test_the_default_device_a_script_sets_is_its_sessions_own():
     assert str(b.evaluate("torch.get_default_device()")) == "cpu"
     assert str(a.evaluate("torch.get_default_device()")) == "cuda:0"
     assert str(torch.get_default_device()) == "cpu"
+
+
+def test_embedding_records_embedding_backward_with_pytorchs_gradients():
+    w = torch.ones(4, 3, requires_grad=True)
+    i = torch.tensor([[0, 2, 0], [1, 1, 3]])
+    e = torch.nn.functional.embedding(i, w, padding_idx=1)
+    assert e.grad_fn.name() == "EmbeddingBackward0" and e.shape == (2, 3, 3)
+    assert (e.grad_fn._saved_padding_idx, e.grad_fn._saved_weight_sym_argsize_0,
+            e.grad_fn._saved_scale_grad_by_freq) == (1, 4, False)
+    e.sum().backward()
+    assert w.grad.tolist() == [[2.0] * 3, [0.0] * 3, [1.0] * 3, [1.0] * 3]
+    w.grad = None
+    torch.nn.functional.embedding(i, w, scale_grad_by_freq=True).sum().backward()
+    assert w.grad.tolist() == [[1.0] * 3] * 4
+    layer = torch.nn.Embedding(4, 3, padding_idx=0)
+    out = layer(torch.tensor([0, 3]))
+    assert out.grad_fn.name() == "EmbeddingBackward0" and out[0].tolist() == [0.0, 0.0, 0.0]
+    assert torch.autograd.gradgradcheck(
+        lambda W: torch.nn.functional.embedding(i, W, padding_idx=1),
+        torch.rand(4, 3, dtype=torch.float64, requires_grad=True))
+
+
+@pytest.mark.parametrize("indices, match", [
+    ("torch.tensor([1.0])", r"^Expected tensor for argument #1 'indices' to have one of the "
+                            r"following scalar types: Long, Int; but got torch.FloatTensor "
+                            r"instead \(while checking arguments for embedding\)$"),
+    ("torch.tensor([4])", r"^index out of range in self$"),
+])
+def test_embedding_errors_are_pytorchs(indices, match):
+    with pytest.raises(GradcalcError, match=match):
+        run(f"torch.nn.functional.embedding({indices}, torch.ones(4, 3))")

@@ -7,8 +7,7 @@ when it exists.
 
 from __future__ import annotations
 
-from ..core.autograd import no_grad
-from ..errors import GradcalcValueError, ShapeError
+from ..errors import ShapeError
 
 
 def bilinear(input1, input2, weight, bias=None):
@@ -27,32 +26,3 @@ def bilinear(input1, input2, weight, bias=None):
     if bias is not None:
         y = y + bias
     return y.reshape(*lead, out_f)
-
-
-def embedding(input, weight, padding_idx=None):
-    """Rows of `weight` picked by the integer tensor `input`; no gradient to `padding_idx`'s row."""
-    if input.is_floating_point():
-        raise GradcalcValueError(
-            "Expected tensor for argument #1 'indices' to have one of the following scalar "
-            f"types: Long, Int; but got torch.{_legacy_name(input)} instead (while checking "
-            "arguments for embedding)"
-        )
-    out = weight[input]
-    if padding_idx is not None and weight.requires_grad:
-        if padding_idx < 0:
-            padding_idx += weight.shape[0]
-        keep = (input != padding_idx).unsqueeze(-1)
-        with no_grad():
-            frozen = weight[input]
-        out = _where(keep, out, frozen)
-    return out
-
-
-def _where(cond, a, b):
-    import gradcalc
-
-    return gradcalc.where(cond, a, b)
-
-
-def _legacy_name(t) -> str:
-    return {"float32": "FloatTensor", "float64": "DoubleTensor"}.get(t.dtype.name, "Tensor")

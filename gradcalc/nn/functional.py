@@ -709,12 +709,72 @@ def pad(input, pad, mode="constant", value=None):
     return out
 
 
+class EmbeddingBackward0(Node):
+    __slots__ = ()
+    formula = ("embedding_dense_backward(grad, indices, num_weights, padding_idx, "
+               "scale_grad_by_freq)",)
+    saved_names = ("indices", "weight_sym_argsize_0", "padding_idx", "scale_grad_by_freq",
+                   "sparse")
+
+    def apply(self, g):
+        from ..core.shape import index_add
+
+        indices, n, padding_idx, by_freq, _ = self._saved
+        flat = indices._data.reshape(-1)
+        g = g.reshape(flat.size, g.shape[-1])
+        xp = g._xp()
+        if by_freq:  # each row's gradient divided by how often its index occurs
+            counts = xp.bincount(flat, minlength=n)[flat].astype(g._data.dtype)
+            g = g / _make(counts.reshape(-1, 1), g)
+        if padding_idx >= 0:  # no gradient for the padding row
+            keep = (flat != padding_idx).reshape(-1, 1)
+            g = g * _make(keep.astype(g._data.dtype), g)
+        z = _make(xp.zeros((n, g.shape[-1]), dtype=g._data.dtype), g)
+        return (index_add(z, 0, _make(flat, indices), g),)
+
+    _frees = False
+
+
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
-    from ..core.shape import index_select
+    """Rows of `weight` for the integer indices in `input` (EmbeddingBackward0, as PyTorch)."""
+    d = input._data
+    if d.dtype.kind not in "iu":
+        from ..core.autograd import _legacy_type
 
-    flat = index_select(weight, 0, input.reshape(-1))
-    return flat.view(tuple(input.shape) + (weight.shape[1],))
+        raise TorchRuntimeError(
+            "Expected tensor for argument #1 'indices' to have one of the following scalar "
+            f"types: Long, Int; but got {_legacy_type(input.dtype.name)} instead (while "
+            "checking arguments for embedding)")
+    n = weight.shape[0]
+    if padding_idx is not None:
+        if padding_idx > 0 and padding_idx >= n or padding_idx < -n:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx = padding_idx + n if padding_idx < 0 else padding_idx
+    if d.size and (d.min() < 0 or d.max() >= n):
+        raise GradcalcIndexError("index out of range in self")
+    if max_norm is not None:
+        _embedding_renorm(weight, d, max_norm, norm_type)
+    w = weight._data
+    if _alloc.on:
+        _alloc.check_numel(d.size * w.shape[1], w.dtype.itemsize, "embedding()")
+    out = _out(weight._xp().take(w, d, axis=0), weight.device)
+    if _ag._enabled and weight._requires_grad:
+        record(out, EmbeddingBackward0, (weight,),
+               (input, n, -1 if padding_idx is None else padding_idx,
+                bool(scale_grad_by_freq), bool(sparse)))
+    return out
+
+
+def _embedding_renorm(weight, d, max_norm, norm_type):
+    """Rows of `weight` that `d` picks scaled in place to norm at most `max_norm` (PyTorch's
+    embedding_renorm_, done without recording)."""
+    xp = weight._xp()
+    w = weight._data
+    rows = xp.unique(d.reshape(-1))
+    norms = (xp.abs(w[rows]) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
+    w[rows] *= scale.reshape(-1, 1)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

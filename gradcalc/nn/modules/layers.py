@@ -5,7 +5,6 @@ from __future__ import annotations
 import numbers
 
 from ...errors import GradcalcTypeError, GradcalcValueError
-from .. import _functional as _PF
 from .. import functional as F
 from .. import init
 from .._ops import empty, ones, tensor, zeros
@@ -125,9 +124,8 @@ class Embedding(Module):
                 self.weight[self.padding_idx].fill_(0)
 
     def forward(self, input):
-        if self.padding_idx is None:
-            return F.embedding(input, self.weight)
-        return _PF.embedding(input, self.weight, self.padding_idx)
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self) -> str:
         s = "{num_embeddings}, {embedding_dim}"
