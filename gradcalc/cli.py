@@ -651,6 +651,34 @@ def _typer_command(app, spec: Command, typer) -> None:
                 no_args_is_help=bool(spec.args and spec.args[0].required))(command)
 
 
+#: the end of `gradcalc --help`: what a man page would add (usage forms, environment, files,
+#: exit status, where the documentation is)
+APP_EPILOG = """\b
+Examples:
+  $ gradcalc eval 'x**3+3*x**2+5' --at x=2
+  $ echo 'tensor([1., 2.]).exp()' | gradcalc
+  $ gradcalc script.py          # as gradcalc run script.py
+  $ gradcalc                    # REPL on a terminal, run - on a pipe
+  $ gradcalc COMMAND --help     # each command's options and examples
+
+\b
+Environment:
+  NO_COLOR        plain output and no highlighting (any value)
+  FORCE_COLOR     the terminal view even on a pipe
+  TTY_COMPATIBLE  1: the terminal view, 0: plain text, whatever stdout is
+  GRADCALC_DEBUG  1: Python tracebacks, as --debug
+  XDG_STATE_HOME  where the REPL keeps its history (gradcalc/history)
+  INPUTRC         `set editing-mode vi` there turns on the REPL's Vi keys
+
+\b
+Exit status:
+  0 success, 1 a syntax or evaluation error, 2 a usage error, 130 interrupted
+
+\b
+Shell completion: gradcalc --install-completion (bash, zsh, fish, PowerShell).
+Documentation: docs/cli.md (commands), docs/language.md, docs/differences.md."""
+
+
 def click_error_text(e) -> str:
     """A Click usage error in gradcalc's one form: `gradcalc: error: MESSAGE`, then where
     to read about the options."""
@@ -701,10 +729,9 @@ def build_app():
         cls=_group_class(typer),
         name="gradcalc",
         help="gradcalc: a computation-graph calculator. PyTorch's autograd in a terminal.",
-        epilog="\b\nExamples:\n  $ gradcalc eval 'x**3+3*x**2+5' --at x=2\n"
-               "  $ echo 'tensor([1., 2.]).exp()' | gradcalc\n  $ gradcalc  # REPL on a terminal",
+        epilog=APP_EPILOG,
         invoke_without_command=True,
-        add_completion=False,
+        add_completion=True,
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
@@ -767,6 +794,8 @@ def version() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "_GRADCALC_COMPLETE" in os.environ:  # the shell asks for completions (Click answers)
+        return run_typer(argv)
     if not argv:
         return default_command()
     if argv[0] in ("--version", "-V") and len(argv) == 1:

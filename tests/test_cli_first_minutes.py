@@ -268,3 +268,31 @@ def test_examples_are_scripts_or_marked_python_programs():
     assert r.returncode == 1
     assert ("import of 'gradcalc' is not supported: gradcalc scripts import torch (this file is a "
             "Python program using gradcalc as a library: run it with python)") in r.stderr
+
+
+# ---- conventions: shell completion, a --help that serves as the man page, NO_COLOR/FORCE_COLOR --
+
+def test_shell_completion_scripts_and_answers():
+    script = gradcalc("--show-completion", "bash")
+    assert script.returncode == 0 and "_GRADCALC_COMPLETE=complete_bash" in script.stdout
+    words = gradcalc(env={"_GRADCALC_COMPLETE": "complete_bash", "COMP_WORDS": "gradcalc ev",
+                          "COMP_CWORD": "1"})
+    assert words.stdout.split() == ["eval"]
+    formats = gradcalc(env={"_GRADCALC_COMPLETE": "complete_bash",
+                            "COMP_WORDS": "gradcalc graph x --format ", "COMP_CWORD": "4"})
+    assert formats.stdout.split() == ["tree", "dot", "mermaid", "json", "svg", "png", "pdf"]
+
+
+def test_help_has_what_a_man_page_has():
+    out = gradcalc("--help").stdout
+    for section in ("Examples:", "Environment:", "Exit status:", "NO_COLOR", "FORCE_COLOR",
+                    "XDG_STATE_HOME", "0 success, 1 a syntax or evaluation error, 2 a usage error, "
+                    "130 interrupted", "gradcalc --install-completion"):
+        assert section in out, section
+
+
+def test_force_color_and_no_color():
+    forced = gradcalc("eval", "x * 2", "--at", "x=1", env={"NO_COLOR": "", "FORCE_COLOR": "1"})
+    assert "\x1b[" in forced.stdout and "gradients" in ANSI.sub("", forced.stdout)
+    plain = gradcalc("eval", "x * 2", "--at", "x=1", terminal=True, env={"NO_COLOR": "1"})
+    assert "\x1b[" not in plain.stdout and plain.stdout.startswith("expression: x * 2\n")
