@@ -233,6 +233,7 @@ def test_rsample_is_reparameterised_and_sample_is_not():
     assert loc.grad.tolist() == [4.0, 4.0]
     np.testing.assert_allclose(scale.grad.numpy(), eps.sum(0).numpy(), rtol=1e-15)
     assert d.sample().grad_fn is None and not d.sample().requires_grad
+    assert repr(type(d)) == "<class 'torch.distributions.normal.Normal'>"
     assert x.grad_fn.name() == "AddBackward0"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 import gradcalc as torch
+from gradcalc.core.tensor import _TorchClass
 
 from . import constraints
 from .utils import lazy_property
@@ -17,8 +18,9 @@ def _size(shape):
     return torch.Size(tuple(shape))
 
 
-class Distribution:
-    """A parameterised probability distribution with batch and event shapes."""
+class Distribution(metaclass=_TorchClass):
+    """A parameterised probability distribution with batch and event shapes (its classes print
+    as PyTorch's: `<class 'torch.distributions.normal.Normal'>`)."""
 
     has_rsample = False
     has_enumerate_support = False
