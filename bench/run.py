@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-SUITES = ["core", "lang", "cli", "nn", "plot", "isolate", "random"]
+SUITES = ["core", "lang", "cli", "nn", "layers", "plot", "isolate", "random"]
 
 
 def _fmt(v, unit=""):
