@@ -294,3 +294,19 @@ def test_embedding_records_embedding_backward_with_pytorchs_gradients():
 def test_embedding_errors_are_pytorchs(indices, match):
     with pytest.raises(GradcalcError, match=match):
         run(f"torch.nn.functional.embedding({indices}, torch.ones(4, 3))")
+
+
+def _linspace_cases():
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parent / "fixtures" / "linspace_reference.json"
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("case", _linspace_cases(),
+                         ids=lambda c: f"{c['fn']}-{c['dtype']}-{c['steps']}")
+def test_linspace_and_logspace_are_pytorchs_bit_for_bit(case):
+    fn = getattr(torch, case["fn"])
+    t = fn(case["start"], case["end"], case["steps"], dtype=getattr(torch, case["dtype"]))
+    assert t.numpy().tobytes().hex() == case["bits"]

@@ -306,26 +306,76 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
     _check_size((steps,), "linspace()")
     dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
     start, end = _num(start), _num(end)
-    data = _torch_linspace(start, end, steps)
-    return _finish(data.astype(dt.np), device, requires_grad)
+    data = _torch_linspace(start, end, steps, dt.np)
+    return _finish(data.astype(dt.np, copy=False), device, requires_grad)
 
 
-def _torch_linspace(start, end, steps):
-    # PyTorch fills the first half from the start and the second half from the end
-    if steps == 1:
-        return np.array([start], dtype=np.float64)
-    step = (end - start) / (steps - 1)
-    i = np.arange(steps, dtype=np.float64)
-    half = steps // 2
-    return np.where(i < half, start + step * i, end - step * (steps - 1 - i))
+def _torch_linspace(start, end, steps, npdt):
+    """PyTorch's CPU linspace bit for bit: the first half counted up from `start`, the rest
+    down from `end`, each value one fused multiply-add (ATen's AVX2/AVX-512 kernels contract
+    `start + step * i`) in the dtype's precision (integers: in double, truncated)."""
+    from . import rng_kernels as K
+
+    if steps == 0:
+        return np.empty(0, dtype=npdt)
+    kind = np.dtype(npdt).kind
+    if kind == "c":  # complex: float64 arithmetic, as before
+        if steps == 1:
+            return np.array([start], dtype=np.complex128)
+        step = (end - start) / (steps - 1)
+        i = np.arange(steps, dtype=np.float64)
+        return np.where(i < steps // 2, start + step * i, end - step * (steps - 1 - i))
+    single = kind == "f" and np.dtype(npdt).itemsize <= 4
+    if single:
+        f = np.float32
+        s, e = f(start), f(end)
+        if steps == 1:
+            return np.array([s])
+        step = f(f(e - s) / f(steps - 1))
+        fma = K.fma32
+    else:
+        f = np.float64
+        s, e = (f(start), f(end)) if kind == "f" else (f(int(start)), f(int(end)))
+        if steps == 1:
+            return np.array([s])
+        step = (e - s) / (steps - 1)
+        fma = K.fma64
+    i = np.arange(steps)
+    lo = fma(step, i.astype(f), s)
+    hi = fma(-step, (steps - 1 - i).astype(f), e)
+    out = np.where(i < steps // 2, lo, hi)
+    return np.trunc(out) if kind in "iub" else out
 
 
 @op("logspace", method=False, differentiable=False)
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
     _check_size((steps,), "logspace()")
     dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
-    data = np.power(base, _torch_linspace(_num(start), _num(end), steps))
-    return _finish(data.astype(dt.np), device, requires_grad)
+    data = _torch_logspace(_num(start), _num(end), steps, float(base), dt.np)
+    return _finish(data.astype(dt.np, copy=False), device, requires_grad)
+
+
+def _torch_logspace(start, end, steps, base, npdt):
+    """PyTorch's CPU logspace bit for bit: exponents in double from a step taken in the dtype,
+    each raised with the C library's pow (NumPy's own vectorised pow differs in the last bit)."""
+    import math
+
+    if steps == 0:
+        return np.empty(0, dtype=npdt)
+    kind = np.dtype(npdt).kind
+    if kind == "c":
+        return np.power(base, _torch_linspace(start, end, steps, npdt))
+    if steps == 1:
+        return np.array([math.pow(base, float(start))])
+    f = np.float32 if kind == "f" and np.dtype(npdt).itemsize <= 4 else np.float64
+    s, e = (f(start), f(end)) if kind == "f" else (np.int64(int(start)), np.int64(int(end)))
+    step = np.float64(e - s) / (steps - 1)
+    i = np.arange(steps)
+    ex = np.where(i < steps // 2, np.float64(s) + step * i,
+                  np.float64(e) - step * (steps - i - 1))
+    if kind in "iu":
+        base = float(np.float32(base))  # PyTorch raises a float base for integer results
+    return np.fromiter((math.pow(base, x) for x in ex.tolist()), np.float64, count=steps)
 
 
 # --- random numbers (PyTorch's CPU generator and kernels: core/random.py) ---------------------
