@@ -774,17 +774,10 @@ def __getattr__(name: str):
 
 
 def version() -> str:
+    """gradcalc's version (the package's __version__)."""
     import gradcalc
 
-    v = getattr(gradcalc, "__version__", None)
-    if v:
-        return v
-    try:
-        from importlib.metadata import version as dist_version
-
-        return dist_version("gradcalc")
-    except Exception:  # not installed: running from a source tree
-        return "0.1.0"
+    return gradcalc.__version__
 
 
 # ----------------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
-# Render layer: graph model, text tree, DOT, Mermaid, JSON and Rich views, as exact strings.
-# Graphs are built from stand-in nodes with the core's node attributes (name(), next_functions,
-# _shape, _dtype, saved_items(), AccumulateGrad.variable), so these tests pin the rendering alone.
+# Render layer: graph model, text tree, DOT, Mermaid, JSON and Rich views, as exact strings,
+# of graphs and results the real core builds.
 import json
 
 import numpy as np
 import pytest
 from rich.console import Console
+
+import gradcalc
 
 from gradcalc.render import graph as g
 from gradcalc.render.report import (
@@ -19,63 +20,15 @@ from gradcalc.render.report import (
 from gradcalc.render.values import array_json, shape_str, tensor_json, value_json
 
 
-class DType:
-    def __init__(self, name):
-        self.name = name
-
-
-class FakeTensor:
-    def __init__(self, arr, dtype="float32", grad_fn=None, requires_grad=True, text=None):
-        self._arr = np.asarray(arr, dtype=dtype)
-        self.shape = self._arr.shape
-        self.dtype = DType(dtype)
-        self.grad_fn = grad_fn
-        self.requires_grad = requires_grad
-        self.device = "cpu"
-        self.text = text
-
-    def _host(self):
-        return self._arr
-
-    def __repr__(self):
-        return self.text or f"tensor({self._arr.tolist()})"
-
-
-class Node:
-    def __init__(self, name, inputs=(), shape=(), dtype="float32", saved=()):
-        self._name = name
-        self.next_functions = tuple((i, 0) for i in inputs)
-        self._shape = shape
-        self._dtype = DType(dtype)
-        self._saved = list(saved)
-
-    def name(self):
-        return self._name
-
-    def saved_items(self):
-        return self._saved
-
-
-class Acc:
-    def __init__(self, variable):
-        self.variable = variable
-        self.next_functions = ()
-
-    def name(self):
-        return "torch::autograd::AccumulateGrad"
+def T(value, requires_grad=False, dtype=None):
+    return gradcalc.tensor(value, requires_grad=requires_grad, dtype=dtype)
 
 
 def cubic_graph():
-    # x**3 + 3*x**2 + 5, as PyTorch builds it (pytorch-semantics.md 1a).
-    x = FakeTensor(2.0, text="tensor(2., requires_grad=True)")
-    acc = Acc(x)
-    p3 = Node("PowBackward0", [acc], saved=[("self", x), ("exponent", 3)])
-    p2 = Node("PowBackward0", [acc], saved=[("self", x), ("exponent", 2)])
-    m = Node("MulBackward0", [p2, None])
-    a1 = Node("AddBackward0", [p3, m])
-    a2 = Node("AddBackward0", [a1, None])
-    y = FakeTensor(25.0, grad_fn=a2)
-    return x, y, {id(x): ["x"], id(a2): ["y"]}
+    # x**3 + 3*x**2 + 5, on the real core (its graph is PyTorch's: pytorch-semantics.md 1a).
+    x = T(2.0, requires_grad=True)
+    y = x**3 + 3 * x**2 + 5
+    return x, y, {id(x): ["x"], id(y.grad_fn): ["y"]}
 
 
 CUBIC_TREE = """\
@@ -112,6 +65,8 @@ AddBackward0  () float32
 │   │   saved exponent = 3
 │   └── x = AccumulateGrad #1  () float32
 └── MulBackward0  () float32
+    │   saved self = None
+    │   saved other = 3
     └── PowBackward0  () float32
         │   saved self = tensor(2., requires_grad=True)
         │   saved exponent = 2
@@ -119,18 +74,18 @@ AddBackward0  () float32
 
 
 def test_graph_of_a_leaf_and_of_a_constant():
-    x = FakeTensor([1.0, 2.0])
+    x = T([1.0, 2.0], requires_grad=True)
     assert g.graph_text(g.build_graph(x, {id(x): ["x"]})) == "x = AccumulateGrad  (2,) float32"
-    c = FakeTensor(1.0, requires_grad=False)
+    c = T(1.0)
     assert g.graph_text(g.build_graph(c, {})) == "(no graph: the value does not require grad)"
 
 
 def test_graph_walk_is_iterative_on_a_deep_chain():
-    x = FakeTensor(1.0)
-    node = Acc(x)
+    x = T(0.0, requires_grad=True)
+    t = x
     for _ in range(20000):
-        node = Node("ExpBackward0", [node])
-    model = g.build_graph(FakeTensor(1.0, grad_fn=node), {id(x): ["x"]})
+        t = t.sin()
+    model = g.build_graph(t, {id(x): ["x"]})
     assert len(model.nodes) == 20001 and model.nodes[-1].labels == ["x"]
     assert g.graph_text(model).count("\n") == 20000
 
@@ -179,7 +134,7 @@ def test_rich_tree_matches_the_plain_tree():
 def test_rich_tree_never_reads_labels_as_markup():
     from gradcalc.render.richview import graph_tree
 
-    x = FakeTensor(1.0)
+    x = T(1.0, requires_grad=True)
     console = Console(color_system=None, width=100)
     with console.capture() as cap:
         console.print(graph_tree(g.build_graph(x, {id(x): ["[bold]w[/bold]"]})))
@@ -202,11 +157,12 @@ def test_array_json(arr, dtype, expected):
 
 
 def test_tensor_and_value_json():
-    t = FakeTensor([1.0, 2.0], grad_fn=Node("MulBackward0"))
+    t = T([0.5, 1.0], requires_grad=True) * 2
     assert tensor_json(t) == {"value": [1.0, 2.0], "shape": [2], "dtype": "float32", "grad_fn": "MulBackward0"}
     assert tensor_json(t, grad_fn=False) == {"value": [1.0, 2.0], "shape": [2], "dtype": "float32"}
+    assert tensor_json(T([1, 2])) == {"value": [1, 2], "shape": [2], "dtype": "int64"}
     assert value_json((1, 2.5, None, "s", float("nan"))) == [1, 2.5, None, "s", "nan"]
-    assert value_json(object.__new__(Node))["repr"].startswith("<")
+    assert value_json(t.grad_fn)["repr"].startswith("<MulBackward0 object at ")
 
 
 def test_shape_str():
@@ -215,8 +171,7 @@ def test_shape_str():
 
 def cubic_result():
     x, y, labels = cubic_graph()
-    y.text = "tensor(25., grad_fn=<AddBackward0>)"
-    grad = FakeTensor(24.0, text="tensor(24.)")
+    grad = T(24.0)
     return EvalResult("x**3+3*x**2+5", {"x": x}, y, True, kind="gradients", derivatives={"x": grad})
 
 
@@ -232,7 +187,7 @@ gradients:
 
 
 def test_eval_text_hangs_multiline_values_under_their_first_line():
-    r = EvalResult("W", {"W": FakeTensor([[1, 2], [3, 4]], text="tensor([[1., 2.],\n        [3., 4.]])")})
+    r = EvalResult("W", {"W": T([[1.0, 2.0], [3.0, 4.0]])})
     assert eval_text(r).splitlines()[2:4] == ["  W = tensor([[1., 2.],", "              [3., 4.]])"]
 
 
@@ -247,14 +202,14 @@ def test_eval_json_matches_design_md():
 
 
 def test_trace_text():
-    one = FakeTensor(1.0, text="tensor(1.)")
+    one = T(1.0)
     steps = [
         TraceStep("AddBackward0", ["y"], (), "float32", [one],
                   [TraceEdge("AddBackward0", "grad", one)]),
-        TraceStep("AccumulateGrad", ["x"], (), "float32", [FakeTensor(24.0, text="tensor(24.)")],
-                  leaf=True, leaf_grad=FakeTensor(24.0, text="tensor(24.)")),
+        TraceStep("AccumulateGrad", ["x"], (), "float32", [T(24.0)], leaf=True,
+                  leaf_grad=T(24.0)),
     ]
-    assert trace_text(steps, {"x": FakeTensor(24.0, text="tensor(24.)")}) == """\
+    assert trace_text(steps, {"x": T(24.0)}) == """\
 1. y = AddBackward0  () float32
    grad in: tensor(1.)
    → AddBackward0: grad = tensor(1.)
@@ -262,5 +217,5 @@ def test_trace_text():
    grad in: tensor(24.)
    x.grad = tensor(24.)"""
     # a leaf the backward pass never reached is listed after the steps (once)
-    assert trace_text(steps, {"x": FakeTensor(24.0, text="tensor(24.)"), "w": None}).endswith(
+    assert trace_text(steps, {"x": T(24.0), "w": None}).endswith(
         "   x.grad = tensor(24.)\nleaf gradients:\n  w.grad = None")

@@ -47,31 +47,22 @@ class GraphModel(Record):
 
 
 def _saved(node: Any) -> list[tuple[str, Any]]:
-    items = getattr(node, "saved_items", None)
-    if not callable(items):
-        return []
-    return [(str(name), value) for name, value in items()]
+    return [(str(name), value) for name, value in node.saved_items()]
 
 
 def _describe(obj: Any, index: int, labels: dict, with_saved: bool) -> NodeView:
-    variable = getattr(obj, "variable", None)
+    from gradcalc.core.autograd import AccumulateGrad
+
     if is_tensor(obj):  # a leaf tensor given as the root: no AccumulateGrad in front of it
         return NodeView(index, "AccumulateGrad", tuple(obj.shape), dtype_name(obj.dtype),
                         list(labels.get(id(obj), ())), leaf=True)
-    if variable is not None:
+    if isinstance(obj, AccumulateGrad):
+        variable = obj.variable
         return NodeView(index, grad_fn_name(obj), tuple(variable.shape), dtype_name(variable.dtype),
                         list(labels.get(id(variable), ())), leaf=True)
-    shape = getattr(obj, "_shape", None)
-    dtype = getattr(obj, "_dtype", None)
     saved = _saved(obj) if with_saved else []
-    view = NodeView(
-        index,
-        grad_fn_name(obj),
-        tuple(shape) if shape is not None else None,
-        dtype_name(dtype) if dtype is not None else None,
-        list(labels.get(id(obj), ())),
-        [(name, repr(value)) for name, value in saved],
-    )
+    view = NodeView(index, grad_fn_name(obj), tuple(obj._shape), dtype_name(obj._dtype),
+                    list(labels.get(id(obj), ())), [(name, repr(value)) for name, value in saved])
     view.saved_values = [value for _, value in saved]
     return view
 
@@ -83,7 +74,7 @@ def build_graph(root: Any, labels: dict | None = None, *, saved: bool = False) -
     if is_tensor(root):
         if root.grad_fn is not None:
             start = root.grad_fn
-        elif not getattr(root, "requires_grad", False):
+        elif not root.requires_grad:
             return GraphModel([], [], None)
     nodes: list[NodeView] = []
     edges: list[tuple[int, int, int]] = []
@@ -106,8 +97,7 @@ def build_graph(root: Any, labels: dict | None = None, *, saved: bool = False) -
         obj = stack.pop()
         me = index[id(obj)]
         fresh_children = []
-        for entry in getattr(obj, "next_functions", ()) or ():
-            child, input_nr = entry if isinstance(entry, tuple) else (entry, 0)
+        for child, input_nr in () if is_tensor(obj) else obj.next_functions:
             if child is None:
                 continue
             ci, fresh = visit(child)

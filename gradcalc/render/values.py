@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 
 def is_tensor(value: Any) -> bool:
-    """True for a gradcalc Tensor (duck-typed: the render layer never imports the core)."""
-    return hasattr(value, "grad_fn") and hasattr(value, "shape") and hasattr(value, "dtype")
+    """True for a gradcalc Tensor (the core is not imported for it: before the core is loaded,
+    no tensor exists)."""
+    core = sys.modules.get("gradcalc.core.tensor")
+    return core is not None and isinstance(value, core.Tensor)
 
 
 def value_repr(value: Any) -> str:
@@ -32,21 +35,18 @@ def shape_str(shape: Any) -> str:
 
 
 def dtype_name(dtype: Any) -> str:
-    """`float32` for gradcalc.float32 (or anything with `.name`, or 'torch.float32')."""
-    name = getattr(dtype, "name", None)
-    if isinstance(name, str):
-        return name
-    return str(dtype).replace("torch.", "")
+    """`float32` for gradcalc.float32."""
+    return dtype.name
 
 
 def device_str(value: Any) -> str:
-    return str(getattr(value, "device", "cpu"))
+    """`cpu`, `cuda:0` ... for a tensor."""
+    return str(value.device)
 
 
 def grad_fn_name(node: Any) -> str:
     """A node's display name: `AccumulateGrad` without PyTorch's C++ namespace."""
-    name = node.name() if callable(getattr(node, "name", None)) else type(node).__name__
-    return name.rsplit("::", 1)[-1]
+    return node.name().rsplit("::", 1)[-1]
 
 
 def hanging(prefix: str, text: str) -> str:
@@ -75,15 +75,12 @@ def _number(x: Any) -> Any:
 
 def host_array(t: Any):
     """A NumPy array with the tensor's values (through the core's sanctioned host copy)."""
-    host = getattr(t, "_host", None)
-    if callable(host):
-        return host()
-    return t.numpy()
+    return t._host()
 
 
 def array_json(arr: Any) -> Any:
     """Nested lists of numbers; float32 values keep their shortest float32 spelling."""
-    kind = getattr(getattr(arr, "dtype", None), "kind", "f")
+    kind = arr.dtype.kind
     if kind == "f" and arr.dtype.itemsize < 8:
         flat = [_number(float(str(v))) for v in arr.ravel()]
     elif kind == "c":
@@ -110,7 +107,7 @@ def tensor_json(t: Any, *, grad_fn: bool = True) -> dict:
     device = device_str(t)
     if device != "cpu":
         out["device"] = device
-    if grad_fn and getattr(t, "grad_fn", None) is not None:
+    if grad_fn and t.grad_fn is not None:
         out["grad_fn"] = grad_fn_name(t.grad_fn)
     return out
 
