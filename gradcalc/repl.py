@@ -296,6 +296,7 @@ class Repl:
             self.error(f":help: {arg!r} is not a name this session knows")
 
     def cmd_vars(self, arg: str) -> None:
+        from gradcalc.lang.runtime import UserFunction
         from gradcalc.render.values import dtype_name, is_tensor, shape_str
 
         rows = []
@@ -309,7 +310,8 @@ class Repl:
                 rows.append([name, "tensor", shape_str(value.shape), dtype_name(value.dtype),
                              flags.strip()])
             else:
-                rows.append([name, type(value).__name__, "", "", ""])
+                kind = "function" if isinstance(value, UserFunction) else type(value).__name__
+                rows.append([name, kind, "", "", ""])
         if not rows:
             self.write("(no names yet)")
             return
