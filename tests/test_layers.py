@@ -115,15 +115,6 @@ def test_exact_cases_are_in_the_fixture():
 
 # --- seeded modules: PyTorch's weights, bit for bit; forward and backward --------------------
 
-# grad_fn names PyTorch gives that gradcalc does not (its graph is the composite one)
-NAME_DIFFERS = {
-    # PyTorch runs a float32 LSTM without projections through oneDNN: one fused node
-    "MkldnnRnnLayerBackward0": "StackBackward0",
-    # PyTorch transposes its batch_first output in place (transpose_)
-    "TransposeBackward1": "TransposeBackward0",
-}
-
-
 @pytest.mark.parametrize("case", REF["modules"], ids=_case_id)
 def test_seeded_module_matches_pytorch(case):
     torch.manual_seed(case["seed"])
@@ -140,7 +131,7 @@ def test_seeded_module_matches_pytorch(case):
     x = torch.randn(tuple(case["shape"]), requires_grad=True)
     _check_tensor(x, case["input"], None, True, "input")
     outs = _flat(m(x))
-    assert [NAME_DIFFERS.get(w, w) for w in case["grad_fns"]] == [o.grad_fn.name() for o in outs]
+    assert case["grad_fns"] == [o.grad_fn.name() for o in outs]
     for k, (o, want) in enumerate(zip(outs, case["outputs"])):
         _check_tensor(o, want, TOL["float32"], False, f"output {k}")
     cots = [torch.randn(tuple(o.shape)) for o in outs]

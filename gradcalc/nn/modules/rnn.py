@@ -9,7 +9,11 @@ import math
 import numbers
 import warnings
 
-from ...core.shape import cat, stack
+from ...core import autograd as _ag
+from ...core.autograd import Node
+from ...core.graph import record
+from ...core.shape import TransposeBackward0, cat, stack
+from ...core.tensor import _make
 from ...errors import GradcalcTypeError, GradcalcValueError, TorchRuntimeError
 from .. import functional as F
 from .. import init
@@ -77,10 +81,53 @@ def _layer(cell, steps, hidden, p):
     return outs, hidden
 
 
+class MkldnnRnnLayerBackward0(Node):
+    """The node PyTorch's CPU LSTM layer records (it runs float32 LSTMs through oneDNN): here
+    the name over the composite layer below it, passing the gradient through."""
+
+    __slots__ = ()
+    formula = ("grad",)
+
+    def apply(self, g):
+        return (g,)
+
+    _frees = False
+
+
+def _as_onednn_layer(t):
+    """`t` as the output of PyTorch's oneDNN LSTM layer (its grad_fn name)."""
+    r = _make(t._data, t)
+    if _ag._enabled and t._requires_grad:
+        record(r, MkldnnRnnLayerBackward0, (t,))
+    return r
+
+
+class TransposeBackward1(TransposeBackward0):
+    """transpose_ (in place): how PyTorch's composite RNN returns a batch_first output."""
+
+    __slots__ = ()
+
+
+def _batch_first(out, onednn):
+    """The (T, B, H) output as (B, T, H), recorded as PyTorch records it."""
+    if onednn:
+        return out.transpose(0, 1)
+    r = _make(out._data.swapaxes(0, 1), out)
+    if _ag._enabled and out._requires_grad:
+        record(r, TransposeBackward1, (out,), (0, 1))
+    return r
+
+
+def _onednn(mode, input, params) -> bool:
+    # PyTorch 2.13 runs a float32 LSTM without projections through oneDNN, one node per layer
+    return mode == "LSTM" and input.dtype.name == "float32" and params[0][4] is None
+
+
 def _run(mode, input, hiddens, params, num_layers, dropout, train, bidirectional):
     """apply_layer_stack over (T, B, I) input: the last layer's output and each final hidden."""
     cell = _CELLS[mode]
     dirs = 2 if bidirectional else 1
+    onednn = _onednn(mode, input, params)
     finals = []
     x = input
     for layer in range(num_layers):
@@ -94,7 +141,8 @@ def _run(mode, input, hiddens, params, num_layers, dropout, train, bidirectional
             outs, h = _layer(cell, steps, hiddens[k], p)
             if d == 1:
                 outs = outs[::-1]
-            outputs.append(stack(outs, 0))
+            out = stack(outs, 0)
+            outputs.append(_as_onednn_layer(out) if onednn else out)
             finals.append(h)
         x = outputs[0] if dirs == 1 else cat(outputs, outputs[0].dim() - 1)
         if dropout != 0 and train and layer < num_layers - 1:
@@ -246,10 +294,11 @@ class RNNBase(Module):
 
     def _forward(self, input, hiddens):
         x = input.transpose(0, 1) if self.batch_first else input
-        out, finals = _run(self.mode, x, hiddens, self._cell_params(), self.num_layers,
-                           self.dropout, self.training, self.bidirectional)
+        params = self._cell_params()
+        out, finals = _run(self.mode, x, hiddens, params, self.num_layers, self.dropout,
+                           self.training, self.bidirectional)
         if self.batch_first:
-            out = out.transpose(0, 1)
+            out = _batch_first(out, _onednn(self.mode, x, params))
         return out, finals
 
     def extra_repr(self) -> str:
