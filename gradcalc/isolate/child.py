@@ -129,8 +129,9 @@ class Child:
 
     body(channel, requests fd or None) runs in the child once confined. A library parent
     (`library=True`, a host that goes on) preloads and warms up once, then forks; the command
-    line (`library=False`) forks at once when NumPy is not imported yet, and the child imports
-    it before confining itself. `readable`: files the child may read besides
+    line (`library=False`) forks at once and the child starts up (start_up) before confining
+    itself: what the parent does not load, its exit does not unload (after a fork each page the
+    parent's finalization writes is a page fault). `readable`: files the child may read besides
     readable_paths(). `deadline` (time.monotonic()) bounds `messages`; a command-line child's
     first message is {"ready": what the policy put in force} (a library parent knows it).
     """
@@ -147,8 +148,7 @@ class Child:
         self.deadline = time.monotonic() + STARTUP_SECONDS
         self.library = self.started = library
         _reap_released()
-        has_numpy = "numpy" in sys.modules
-        paths = preload() if library else start_up() if has_numpy else None
+        paths = preload() if library else None
         out_r, out_w = os.pipe()
         raw_r, raw_w = os.pipe()  # the child's descriptor 2: what C code writes on stderr
         req_r, req_w = os.pipe() if requests else (None, None)
@@ -217,7 +217,7 @@ class Child:
         if size is not None:  # Rich sizes its output as the parent's terminal would
             os.environ.setdefault("COLUMNS", str(size.columns))
             os.environ.setdefault("LINES", str(size.lines))
-        if paths is None:  # forked before NumPy's import
+        if paths is None:  # a command-line child starts up itself
             paths = start_up()
         if sys.platform.startswith("linux"):
             from gradcalc.isolate.libc import libc
