@@ -855,3 +855,21 @@ def test_cross_entropy_weights_and_ignored_targets_edge_cases(x, t, kw, loss, gr
     assert repr(out.detach()) == loss
     out.backward()
     assert repr(xt.grad) == grad
+
+
+def test_functional_bilinear_takes_any_batch_dims_as_the_module_does():
+    # issue 10: F.bilinear failed on 3-D input while nn.Bilinear worked (two copies drifted)
+    gen = torch.Generator().manual_seed(0)
+    x1 = torch.randn(2, 3, 4, generator=gen, requires_grad=True)
+    x2 = torch.randn(2, 3, 5, generator=gen)
+    m = torch.nn.Bilinear(4, 5, 6)
+    y = torch.nn.functional.bilinear(x1, x2, m.weight, m.bias)
+    assert y.shape == (2, 3, 6)
+    assert torch.equal(y, m(x1, x2))
+    # PyTorch 2.13: AddBackward0 over ViewBackward0 and the bias's AccumulateGrad
+    assert y.grad_fn.name() == "AddBackward0"
+    assert y.grad_fn.next_functions[0][0].name() == "ViewBackward0"
+    w = m.weight.detach().numpy().astype("float64")
+    a, b = x1.detach().numpy().astype("float64"), x2.detach().numpy().astype("float64")
+    want = np.einsum("nti,oij,ntj->nto", a, w, b) + m.bias.detach().numpy()
+    assert np.allclose(y.detach().numpy(), want, atol=1e-5)

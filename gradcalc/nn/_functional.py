@@ -22,7 +22,5 @@ def bilinear(input1, input2, weight, bias=None):
     x1 = input1.reshape(-1, in1)
     x2 = input2.reshape(-1, in2)
     w = weight.permute(1, 0, 2).reshape(in1, out_f * in2)
-    y = (x1.matmul(w).reshape(-1, out_f, in2) * x2.unsqueeze(1)).sum(-1)
-    if bias is not None:
-        y = y + bias
-    return y.reshape(*lead, out_f)
+    y = (x1.matmul(w).reshape(-1, out_f, in2) * x2.unsqueeze(1)).sum(-1).reshape(*lead, out_f)
+    return y + bias if bias is not None else y  # AddBackward0 last, as PyTorch records it

@@ -47,10 +47,9 @@ def linear(input, weight, bias=None):
 
 
 def bilinear(input1, input2, weight, bias=None):
-    from ..core.linalg import einsum
+    from ._functional import bilinear as _bilinear  # the one nn.Bilinear uses (any batch dims)
 
-    out = einsum("bi,oij,bj->bo", input1, weight, input2)
-    return out + bias if bias is not None else out
+    return _bilinear(input1, input2, weight, bias)
 
 
 def relu6(input, inplace=False):
