@@ -37,7 +37,7 @@ def in_child() -> bool:
 
 
 #: what the child imports from outside gradcalc (pyproject.toml's run-time dependencies by
-#: import name, the REPL's excepted): their site-packages directories are readable
+#: import name, prompt_toolkit and typer excepted): their site-packages directories are readable
 DEPENDENCIES = ("numpy", "lark", "rich")
 
 
@@ -66,9 +66,9 @@ _STARTED: list = []
 
 
 def start_up() -> tuple[str, ...]:
-    """What a child needs before its policy, once per process (a parent forking children
-    after NumPy's import does it for them): NumPy and the core, OpenBLAS's work buffer, the
-    filter's program, the modules the set-up uses; returns readable_paths()."""
+    """What a child needs before its policy, once per process (a library parent does it once
+    for all its children): NumPy and the core, OpenBLAS's work buffer, the filter's program,
+    the modules the set-up uses; returns readable_paths()."""
     if not _STARTED:
         import fcntl  # noqa: F401
         import resource  # noqa: F401

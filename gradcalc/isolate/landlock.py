@@ -5,6 +5,7 @@ beneath the paths it was given, and makes, writes, removes or runs no file anywh
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import sys
@@ -67,7 +68,8 @@ def restrict(readable) -> int:
     """Restrict this process for good: it may read files beneath each path in `readable`
     (a directory: its whole tree; a file: that file) and nothing else, make, write, remove
     or execute no file, and from ABI 4 bind or connect no TCP port, from ABI 6 signal or
-    reach no process outside itself. Paths that do not exist are left out.
+    reach no process outside itself. Paths that do not exist, and pipes or sockets (which
+    Landlock does not govern), are left out.
 
     Returns the ABI version applied; 0 (and nothing restricted) when the kernel has none.
     Sets no_new_privs, as Landlock requires of an unprivileged process.
@@ -97,7 +99,9 @@ def restrict(readable) -> int:
                 if libc.syscall(ctypes.c_long(_ADD_RULE), ctypes.c_int(fd),
                                 ctypes.c_int(_RULE_PATH_BENEATH), ctypes.c_char_p(rule),
                                 ctypes.c_uint32(0)) != 0:
-                    raise OSError(ctypes.get_errno(), f"landlock_add_rule({path})")
+                    code = ctypes.get_errno()
+                    if code != errno.EBADFD:  # (a pipe or socket: Landlock leaves those be)
+                        raise OSError(code, f"landlock_add_rule({path})")
             finally:
                 os.close(target)
         if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS

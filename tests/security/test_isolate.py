@@ -430,6 +430,12 @@ def test_run_from_stdin_prints_the_same(tmp_path):
     assert out.stderr.startswith("<stdin>:7:1: name 'missing_name' is not defined")
 
 
+def test_run_of_dev_stdin_from_a_pipe_prints_the_same(tmp_path):
+    # the script is read through /proc/self/fd/0, a pipe: Landlock has no rule for pipes
+    out = same_with_and_without_isolate("run", "/dev/stdin", stdin=SCRIPT, cwd=tmp_path)
+    assert out.stdout.startswith("tensor(5., grad_fn=<SumBackward0>)\nsum is 5.0\n")
+
+
 def test_isolated_run_of_a_missing_file_is_a_usage_error(tmp_path):
     out = same_with_and_without_isolate("run", str(tmp_path / "nope.gc"))
     assert out.returncode == 2
