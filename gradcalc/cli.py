@@ -87,21 +87,21 @@ class _LazyRe:
 
 
 def check_at(values: list[str] | None) -> list[str] | None:
-    from gradcalc import api
+    from gradcalc.api import binds_a_name, split_bindings
 
     for item in values or ():
-        for chunk in api.split_bindings(item):
-            if not api.binds_a_name(chunk):
+        for chunk in split_bindings(item):
+            if not binds_a_name(chunk):
                 raise ValueError(f"expected NAME=VALUE, got {chunk.strip()!r}")
     return values
 
 
 def check_wrt(value: str | None) -> str | None:
-    from gradcalc import api
+    from gradcalc.api import is_name
 
     if value is not None:
         for name in value.split(","):
-            if not api.is_name(name.strip()):
+            if not is_name(name.strip()):
                 raise ValueError(f"expected comma-separated names, got {value!r}")
     return value
 
@@ -955,17 +955,17 @@ def cmd_eval(opts: dict) -> int:
 
 
 def _eval(opts, session, printed, warned) -> int:
-    from gradcalc import api
+    from gradcalc.api import JACOBIAN_LIMIT, evaluate
     from gradcalc.errors import GradcalcError
 
     rich = use_rich(opts)
     try:
-        result = api.evaluate(
+        result = evaluate(
             opts["expr"], opts.get("at") or [], opts.get("wrt"), session=session,
             grad_output=opts.get("grad_output"), hessian=bool(opts.get("hessian")),
             graph=bool(opts.get("graph") or rich), trace=bool(opts.get("trace")),
             no_grad=bool(opts.get("no_grad")), device=opts.get("device"),
-            max_jacobian=opts.get("max_jacobian") or api.JACOBIAN_LIMIT, printed=printed)
+            max_jacobian=opts.get("max_jacobian") or JACOBIAN_LIMIT, printed=printed)
     except GradcalcError as e:
         if opts.get("json"):  # the error as JSON too (also on stderr, with the exit code)
             obj = {"expression": opts["expr"], "error": e.message}
@@ -1000,18 +1000,18 @@ def _eval(opts, session, printed, warned) -> int:
 
 
 def cmd_graph(opts: dict) -> int:
-    from gradcalc import api
+    from gradcalc.api import bind_inputs, graph_model, is_tensor, run_statements
     from gradcalc.render import graph as g
 
     session = make_session(opts, echo=True, write=lambda text: None)
-    inputs = api.bind_inputs(session, opts.get("at") or [], opts.get("wrt"), opts.get("device"))
-    has_value, value, _ = api.run_statements(session, opts["expr"], inputs)
+    inputs = bind_inputs(session, opts.get("at") or [], opts.get("wrt"), opts.get("device"))
+    has_value, value, _ = run_statements(session, opts["expr"], inputs)
     if not has_value:
         raise _usage("graph: EXPR has no value to draw (end it with an expression)")
-    if not api.is_tensor(value):
+    if not is_tensor(value):
         raise _usage(f"graph: the value is a {type(value).__name__}, not a tensor: it has no "
                      "graph to draw")
-    model = api.graph_model(value, session.labels(), saved=bool(opts.get("saved")))
+    model = graph_model(value, session.labels(), saved=bool(opts.get("saved")))
     output = opts.get("output")
     fmt = opts.get("format") or (_output_format(output) if output else "tree")
     if fmt in IMAGE_FORMATS:
@@ -1058,37 +1058,37 @@ def _json_text(obj: Any) -> str:
 
 
 def cmd_plot(opts: dict) -> int:
-    from gradcalc import plotting
+    from gradcalc.plotting import Field, path_points, plot_expression, run_path_script
     from gradcalc.render import plot as rp
 
     if not opts.get("over"):
         raise _usage("plot: give the swept input and its range, as in --over x=-3:3")
     output = opts.get("output")
     fmt = rp.file_format(output) if output else None
-    from gradcalc import api
+    from gradcalc.api import bind_inputs
 
     session = make_session(opts, echo=True, write=lambda text: None)
-    inputs = api.bind_inputs(session, opts.get("at") or [], opts.get("wrt"), opts.get("device"))
-    result = plotting.plot_expression(session, opts["expr"], opts["over"],
+    inputs = bind_inputs(session, opts.get("at") or [], opts.get("wrt"), opts.get("device"))
+    result = plot_expression(session, opts["expr"], opts["over"],
                                       points=opts.get("points"), order=opts.get("order"),
                                       bound=list(inputs))
     path = None
     if opts.get("path"):
-        if not isinstance(result, plotting.Field):
+        if not isinstance(result, Field):
             raise _usage("--path overlays a path on a plot of two inputs (--over x=A:B,y=C:D)")
-        path = plotting.path_points(plotting.run_path_script(
+        path = path_points(run_path_script(
             make_session(opts, echo=False, write=lambda text: None), _read_text(opts["path"]),
             opts["path"]))
     if opts.get("json"):
-        is_field = isinstance(result, plotting.Field)
+        is_field = isinstance(result, Field)
         _print_json(rp.field_json(result) if is_field else rp.curve_json(result))
     if fmt is not None:
-        figure = (rp.field_figure(result, path) if isinstance(result, plotting.Field)
+        figure = (rp.field_figure(result, path) if isinstance(result, Field)
                   else rp.curve_figure(result))
         return write_picture(figure, output, fmt, rp.save_figure)
     if opts.get("json"):
         return 0
-    if isinstance(result, plotting.Field):
+    if isinstance(result, Field):
         raise _usage("plot: a plot of two inputs is a picture: give --output FILE.svg|png|pdf "
                      "(or --json for the sampled grid)")
     sys.stdout.write(plot_chart(result, color=use_rich(opts)) + "\n")

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gradcalc import sessions, terminal
+from gradcalc.sessions import make_session
+from gradcalc.terminal import plot_chart, rich_console, use_rich, write_picture
 
 BANNER = "gradcalc {version}: PyTorch's autograd in a terminal. :help, Ctrl-D to quit."
 COMMANDS = {
@@ -174,7 +175,7 @@ class Repl:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.make_session = new_session or (
-            lambda write: sessions.make_session(opts, echo=True, write=write))
+            lambda write: make_session(opts, echo=True, write=write))
         self.history = None
         self.session = self.new_session()
 
@@ -342,7 +343,7 @@ class Repl:
             return None
 
     def cmd_graph(self, arg: str) -> None:
-        from gradcalc import api
+        from gradcalc.api import graph_model, is_tensor
         from gradcalc.errors import GradcalcError
 
         try:
@@ -353,27 +354,27 @@ class Repl:
         value = self._value(":graph", arg)
         if value is None:
             return
-        if not api.is_tensor(value):
+        if not is_tensor(value):
             self.error(f":graph: {arg} is a {type(value).__name__}, not a tensor: it has no graph")
             return
         from gradcalc.render.graph import graph_text
 
-        model = api.graph_model(value, self.session.labels(), saved="--saved" in options)
+        model = graph_model(value, self.session.labels(), saved="--saved" in options)
         if "--output" in options:
             from gradcalc.render.graph_image import graph_figure
 
             self.picture(lambda: graph_figure(model, title=arg), options["--output"])
             return
-        if terminal.use_rich({}, self.out):
+        if use_rich({}, self.out):
             from gradcalc.render.richview import graph_tree
 
-            terminal.rich_console().print(graph_tree(model))
+            rich_console().print(graph_tree(model))
         else:
             self.write(graph_text(model))
 
     def cmd_plot(self, arg: str) -> None:
-        from gradcalc import plotting
         from gradcalc.errors import GradcalcError
+        from gradcalc.plotting import Field, plot_expression
         from gradcalc.render import plot as rp
 
         m = re.match(r"(.+?)\s+over\s+(\S+)(.*)$", arg)
@@ -384,20 +385,20 @@ class Repl:
         expr, over = m.group(1), m.group(2)
         try:
             _, options = picture_options(m.group(3), ("--output", "--order", "--points"))
-            result = plotting.plot_expression(
+            result = plot_expression(
                 self.session, expr, over, order=_int_option(options, "--order"),
                 points=_int_option(options, "--points"))
         except GradcalcError as e:
             self.error(e.format())
             return
         if "--output" in options:
-            field = isinstance(result, plotting.Field)
+            field = isinstance(result, Field)
             self.picture(lambda: rp.field_figure(result) if field else rp.curve_figure(result),
                          options["--output"])
-        elif isinstance(result, plotting.Field):
+        elif isinstance(result, Field):
             self.error(":plot: a plot of two inputs is a picture: add --output FILE.svg|png|pdf")
         else:
-            self.write(terminal.plot_chart(result, color=terminal.use_rich({}, self.out)))
+            self.write(plot_chart(result, color=use_rich({}, self.out)))
 
     def picture(self, figure, output: str) -> None:
         """Draw `figure()` into the file `output` (its extension names the format)."""
@@ -406,7 +407,7 @@ class Repl:
 
         try:
             fmt = rp.file_format(output)
-            terminal.write_picture(figure(), output, fmt, rp.save_figure)
+            write_picture(figure(), output, fmt, rp.save_figure)
         except GradcalcError as e:
             self.error(e.format())
             return
@@ -416,22 +417,22 @@ class Repl:
         value = self._value(":trace", arg)
         if value is None:
             return
-        from gradcalc import api
+        from gradcalc.api import is_tensor, trace
         from gradcalc.errors import GradcalcError
         from gradcalc.render.report import trace_text
 
-        if not api.is_tensor(value) or not value.requires_grad:
+        if not is_tensor(value) or not value.requires_grad:
             self.error(f":trace: {arg} does not require grad: there is no backward pass to show")
             return
         try:
-            steps, grads = api.trace(value, self.session.labels())
+            steps, grads = trace(value, self.session.labels())
         except GradcalcError as e:
             self.error(e.format())
             return
-        if terminal.use_rich({}, self.out):
+        if use_rich({}, self.out):
             from gradcalc.render.richview import trace_tree
 
-            terminal.rich_console().print(trace_tree(steps, grads))
+            rich_console().print(trace_tree(steps, grads))
         else:
             self.write(trace_text(steps, grads))
 

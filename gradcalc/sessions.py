@@ -7,7 +7,7 @@ command line and the REPL.
 
 from __future__ import annotations
 
-from gradcalc import terminal
+from gradcalc.terminal import write_out
 
 #: the deepest --max-recursion: a nested script call costs 5 to 15 Python frames and some C
 #: stack; measured, a module's forward recursing through a comprehension and a lambda
@@ -25,7 +25,7 @@ _LIMIT_METAVARS = {"max_memory": "SIZE"}
 
 def make_session(opts: dict, *, echo: bool = True, write=None):
     """A Session with the command's limits; a limit's error names the option that raises it."""
-    from gradcalc import lang
+    from gradcalc.lang import Limits, Session
 
     given = {k: opts[k] for k in ("timeout", *LIMIT_OPTIONS) if opts.get(k) is not None}
     if "max_memory" in given:
@@ -36,8 +36,8 @@ def make_session(opts: dict, *, echo: bool = True, write=None):
     hints["timeout"] = "--timeout S"
     if given.get("max_recursion", 0) >= MAX_RECURSION_CAP:
         hints["max_recursion"] = ""  # already as high as it goes
-    limits = lang.Limits(**given, hints=hints)
-    session = lang.Session(echo=echo, write=write or terminal.write_out, limits=limits)
+    limits = Limits(**given, hints=hints)
+    session = Session(echo=echo, write=write or write_out, limits=limits)
     grant_files(session, opts)
     return session
 
