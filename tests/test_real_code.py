@@ -310,3 +310,17 @@ def test_linspace_and_logspace_are_pytorchs_bit_for_bit(case):
     fn = getattr(torch, case["fn"])
     t = fn(case["start"], case["end"], case["steps"], dtype=getattr(torch, case["dtype"]))
     assert t.numpy().tobytes().hex() == case["bits"]
+
+
+def test_return_of_a_starred_tuple_and_annotated_assignments():
+    out = run("def split(xs):\n    a, *rest = xs\n    return a, *rest\n"
+              "def head(xs: list) -> tuple:\n    return xs[0], *xs[1:], 'end'\n"
+              "print(split([1, 2, 3]), head([4, 5]))\n"
+              "n: int = 3\nm: float\nd = {'k': 1}\nd['k']: int = 5\n"
+              "class C(object):\n    size: int = 7\n    name: str\n"
+              "print(n, d, C.size)\n")
+    assert out == "(1, 2, 3) (4, 5, 'end')\n3 {'k': 5} 7\n"
+    with pytest.raises(GradcalcError, match=r"^only single target \(not tuple\) can be "
+                                            r"annotated$") as e:
+        run("x = 1\na, b: int = 1, 2")
+    assert (e.value.line, e.value.column) == (2, 1)

@@ -287,6 +287,16 @@ class _Builder:
             _check_target(t, "assign to")
         return _node("assign", parts[0], parts[:-1], parts[-1])
 
+    def annassign(self, target, annotation, value):
+        # `x: T = v` assigns v (the annotation is not evaluated); `x: T` alone does nothing
+        if target.kind not in ("name", "attr", "index"):
+            raise _SyntaxAt("only single target (not tuple) can be annotated"
+                            if target.kind in ("tuple", "tuple_bare") else
+                            "illegal target for annotation", target.line, target.column)
+        if value is None:
+            return Node("pass", target.line, target.column)
+        return _node("assign", target, (target,), value)
+
     def augassign(self, target, op, value):
         if target.kind not in ("name", "attr", "index"):
             raise _SyntaxAt("illegal expression for augmented assignment",
