@@ -53,7 +53,9 @@ _PRIVATE_PACKAGES = ("gradcalc.lang", "gradcalc.cli", "gradcalc.repl", "gradcalc
 #: public names that exist in facade modules but reach outside the sandbox
 DENY = frozenset({"save", "load", "from_file", "tofile", "dump", "dumps", "storage",
                   "untyped_storage", "data_ptr", "share_memory_", "pin_memory",
-                  "register_forward_pre_hook_with_kwargs"})
+                  "register_forward_pre_hook_with_kwargs",
+                  # process-wide switches: one session would change every other's behaviour
+                  "set_default_validate_args"})
 
 
 def load(path: str) -> types.ModuleType:
