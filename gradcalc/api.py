@@ -126,7 +126,7 @@ def bind_inputs(session, at: Mapping[str, Any] | Iterable[str] | None,
                     e.source = f"--at {name}"
                 raise
         value = _as_input(value, device, name in wanted)
-        session.namespace[name] = value
+        session.bind(name, value)
         inputs[name] = value
     return inputs
 
