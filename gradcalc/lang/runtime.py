@@ -86,6 +86,8 @@ class Runtime:
         self.steps = 0  # steps counted at the last tick
         self.left = self.chunk = 1  # steps until the next tick; steps handed out at the last
         self.dtype = None  # the default dtype the script set (None: the process's)
+        self.grad_enabled = None  # the grad mode the script set (None: the process's)
+        self._outer_grad = None
         self.device = None  # the default device the script set (None: the process's)
         self.guard = alloc.Guard(limits.max_elements, limits.max_memory, limits.max_flops)
         self.guard.time_limit = limits.timeout
@@ -119,6 +121,11 @@ class Runtime:
         creation = sys.modules.get("gradcalc.core.creation")
         if creation is not None and self.device is not None:
             creation._default_device[0] = self.device
+        engine = sys.modules.get("gradcalc.core.autograd")
+        if engine is not None:  # torch.set_grad_enabled(False) holds for this session only
+            self._outer_grad = engine._enabled
+            if self.grad_enabled is not None:
+                engine._set_enabled(self.grad_enabled)
 
     def exit(self) -> None:
         """Stop running: count the time used, restore the process's guard and dtype."""
@@ -143,6 +150,13 @@ class Runtime:
             if self.device is not None or device is not creation.CPU:
                 self.device = device
                 creation._default_device[0] = creation.CPU
+        engine = sys.modules.get("gradcalc.core.autograd")
+        if engine is not None:  # (loaded by this statement: the process's mode was the default)
+            outer = self._outer_grad if self._outer_grad is not None else True
+            if engine._enabled is not outer or self.grad_enabled is not None:
+                self.grad_enabled = engine._enabled
+                engine._set_enabled(outer)
+        self._outer_grad = None
 
     # -- the step budget and the clock --
     def tick(self) -> None:

@@ -106,3 +106,17 @@ def test_script_classes_may_define_the_dataset_protocol():
         "d = Squares(4)\nprint(len(d), d[3])\n"
         "for batch in DataLoader(d, batch_size=2):\n    print(batch.tolist())\n")
     assert out == "4 tensor([9.])\n[[0.0], [1.0]]\n[[4.0], [9.0]]\n"
+
+
+def test_grad_mode_set_by_one_session_holds_for_that_session_only():
+    import gradcalc
+
+    a = Session(write=lambda t: None)
+    b = Session(write=lambda t: None)
+    a.run("torch.set_grad_enabled(False)\nx = torch.ones(1, requires_grad=True)\n"
+          "first = (x * 2).requires_grad")
+    b.run("x = torch.ones(1, requires_grad=True)\nother = (x * 2).requires_grad")
+    a.run("later = (x * 3).requires_grad")
+    assert (a.namespace["first"], b.namespace["other"], a.namespace["later"]) == (
+        False, True, False)
+    assert gradcalc.is_grad_enabled() is True
