@@ -5,12 +5,15 @@ side in the same run (the in-process time is the floor; ratio = isolated/in-proc
 at most 10 ms added per eval):
 
 - the whole command `gradcalc eval 'x**3+3*x**2+5' --at x=2 --plain [--isolate]`, both with
-  OPENBLAS_NUM_THREADS=1 (unset, both also pay OpenBLAS's thread start-up);
-- the floor of any fork-based isolation of that command: the same command run by a process
-  that forks at the point --isolate takes over (the command line has parsed its options, so
-  NumPy and the core are loaded), the child running it and the parent waiting, no limits and
-  no JSON; against the same command unforked. Both pay for the fork in page faults: the child
-  on the pages it writes, the parent on every page its exit writes (Python's finalization);
+  OPENBLAS_NUM_THREADS=1 (unset, both also pay OpenBLAS's thread start-up). It may come out
+  below the in-process command: the child loads what the parent has not, then leaves by
+  os._exit, and Python's finalization, which the in-process command runs over everything it
+  loaded, then runs only over what the parent holds;
+- for reference, a bare fork at the point --isolate takes over (the command line has parsed
+  its options, so NumPy and the core are loaded): the child runs the command, the parent
+  waits, no limits, no JSON; against the same command unforked. Both pay for the fork in
+  page faults: the child on the pages it writes, the parent on every page its finalization
+  writes (why the isolated child, not the parent, imports the rest);
 - the library, one fresh isolated session per eval (fork, limits, filter, run, close) against
   `Session().run` of the same text;
 - the library, one eval in a running isolated session (the request and its reply).
@@ -97,7 +100,7 @@ def _whole_process(repeat: int) -> list[dict]:
             t = wall(cmd, env=env)
             if round_:
                 best[name] = min(best[name], t)
-    fork = _row("floor of a fork there: the command forked bare", best["forked"],
+    fork = _row("reference: a bare fork at that point", best["forked"],
                 best["unforked"], "fork, the child runs it, wait; floor: unforked")
     fork.update(target="-", ok=None)
     return [_row(f"eval {EXPR} --plain --isolate (whole process)", best["isolated"],
