@@ -1,5 +1,6 @@
 # Small gaps real PyTorch programs meet (issue 11, section 3), each against PyTorch 2.13's own
 # behaviour, through the real Session (the sandbox) unless the test says otherwise.
+import numpy as np
 import pytest
 
 import gradcalc as torch
@@ -324,3 +325,111 @@ def test_return_of_a_starred_tuple_and_annotated_assignments():
                                             r"annotated$") as e:
         run("x = 1\na, b: int = 1, 2")
     assert (e.value.line, e.value.column) == (2, 1)
+
+
+NAMES = """
+import torch
+import torch.nn.functional as F
+x = torch.tensor([[1., -2., 3.], [0.5, 0., -1.]], requires_grad=True)
+z = torch.zeros(2, 3)
+def name(t):
+    return t.grad_fn.name()
+y1 = x.clone()
+y1[[0, 1], [1, 2]] = 0.
+y2 = x.clone()
+y2[y2 > 0] = 0.
+y3 = x.clone()
+y3.fill_(1.)
+y4 = x.clone()
+y4.fill_(torch.tensor(2.))
+y5 = x.clone()
+y5.zero_()
+y6 = x.clone()
+y6[0] = 5.
+print([name(t) for t in [F.pad(x, (1, 1)), F.hardtanh(x), F.layer_norm(x, (3,)),
+       F.huber_loss(x, z), F.smooth_l1_loss(x, z), F.mse_loss(x, z, reduction='none'),
+       F.mse_loss(x, z, reduction='sum'), F.mse_loss(x, z), torch.sort(x)[0],
+       torch.topk(x, 2)[0], y1, y2, y3, y4, y5, y6, F.threshold(x, 0.5, 0.)]])
+"""
+
+
+def test_composite_ops_record_pytorchs_nodes():
+    assert run(NAMES) == (
+        "['ConstantPadNdBackward0', 'HardtanhBackward0', 'NativeLayerNormBackward0', "
+        "'HuberLossBackward0', 'SmoothL1LossBackward0', 'MseLossBackward0', "
+        "'MseLossBackward0', 'MseLossBackward0', 'SortBackward0', 'TopkBackward0', "
+        "'IndexPutBackward0', 'IndexPutBackward0', 'FillBackward2', 'FillBackward3', "
+        "'ZeroBackward0', 'torch::autograd::CopySlices', 'ThresholdBackward0']\n")
+
+
+def test_their_values_and_gradients_are_pytorchs():
+    # expected values: torch 2.13.0 on the same inputs
+    out = run("""
+import torch.nn.functional as F
+x = torch.tensor([[1., -2., 3.], [0.5, 0., -1.]], requires_grad=True)
+p = F.pad(x, (1, 2, 0, 1), value=0.5)
+print(p.shape, F.pad(x, (-1, 1)).tolist())
+(p * torch.arange(p.numel()).reshape(p.shape)).sum().backward()
+print(x.grad.tolist())
+x.grad = None
+h = F.huber_loss(x, torch.zeros(2, 3), delta=0.7)
+h.backward()
+print(round(h.item(), 4), x.grad)
+x.grad = None
+print(F.mse_loss(x, torch.ones(2, 3), reduction='none').tolist())
+(-F.threshold(x, 0.5, -3.).sum()).backward()
+print(x.grad)
+x.grad = None
+(-F.relu(x).sum()).backward()
+print(x.grad)
+x.grad = None
+torch.topk(x, 2)[0].sum().backward()
+print(x.grad)
+y = x.clone()
+y.fill_(3.)
+y.sum().backward()
+print(x.grad)
+""")
+    assert out == (
+        "torch.Size([3, 6]) [[-2.0, 3.0, 0.0], [0.0, -1.0, 0.0]]\n"
+        "[[1.0, 2.0, 3.0], [7.0, 8.0, 9.0]]\n"
+        "0.6742 tensor([[ 0.1167, -0.1167,  0.1167],\n        [ 0.0833,  0.0000, -0.1167]])\n"
+        "[[0.0, 9.0, 4.0], [0.25, 1.0, 4.0]]\n"
+        "tensor([[-1.,  0., -1.],\n        [ 0.,  0.,  0.]])\n"
+        "tensor([[-1.,  0., -1.],\n        [-1.,  0.,  0.]])\n"
+        "tensor([[1., 0., 1.],\n        [1., 1., 0.]])\n"
+        "tensor([[1., 0., 1.],\n        [1., 1., 0.]])\n")
+    for f in (lambda t: torch.nn.functional.layer_norm(t, (3,)),
+              lambda t: torch.sort(t, 1)[0] * torch.arange(3.),
+              lambda t: torch.nn.functional.pad(t, (2, -1)),
+              lambda t: torch.nn.functional.huber_loss(t, torch.zeros(2, 3, dtype=t.dtype),
+                                                       delta=0.7)):
+        t = torch.tensor([[1., -2., 3.], [0.5, 0.1, -1.]], dtype=torch.float64,
+                         requires_grad=True)
+        assert torch.autograd.gradcheck(f, t) and torch.autograd.gradgradcheck(f, t)
+
+
+def test_relu_and_threshold_gradients_are_plus_zero_where_cut():
+    x = torch.tensor([-1.0, 2.0], requires_grad=True)
+    (torch.relu(x) * -3.0).sum().backward()
+    assert str(x.grad) == "tensor([ 0., -3.])"  # +0, not PyTorch-never -0.
+    assert not np.signbit(x.grad.numpy()[0])
+
+
+def test_T_of_a_vector_is_a_permute_with_pytorchs_warning():
+    import warnings
+
+    from gradcalc.core import shape
+
+    shape._T_WARNED.clear()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        t = torch.tensor([1.0, 2.0], requires_grad=True).T
+    assert t.grad_fn.name() == "PermuteBackward0"
+    assert [str(w.message)[:47] for w in seen] == ["The use of `x.T` on tensors of dimension other "]
+
+
+def test_fill_of_a_view_that_needs_a_gradient_is_refused_not_wrong():
+    with pytest.raises(GradcalcError, match=r"in-place operations that need a gradient on a "
+                                            r"view"):
+        run("x = torch.ones(2, 3, requires_grad=True)\ny = x.clone()\ny[0].fill_(2.)")

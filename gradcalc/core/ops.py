@@ -1135,15 +1135,17 @@ class ReluBackward0(Node):
     saved_names = ("result",)
 
     def apply(self, g):
-        # NOTE: relu'(0) = 0, as in PyTorch (the mask is taken on the result).
+        # NOTE: relu'(0) = 0, as in PyTorch (the mask is taken on the result), and a +0 where
+        # the input was cut (PyTorch's threshold_backward selects 0, never -g * 0 = -0).
         (s,) = self._unpack()
-        d = s.data
-        return (g * _make((d > 0).astype(d.dtype), g),)  # a mask of g's dtype, on g's device
+        xp = g._xp()
+        return (where(_make(s.data > 0, g), g, _make(xp.zeros((), dtype=g._data.dtype), g)),)
 
     def _raw(self, g):
         (s,) = self._unpack()
-        d = s.data
-        return (g * (d > 0).astype(d.dtype),)
+        r = np.multiply(g, s.data > 0, dtype=np.result_type(g))
+        r += 0.0  # -0 (a negative g times the mask's 0) becomes +0: NumPy's where is 3x slower
+        return (r,)
 
 
 @op("relu")
@@ -1965,7 +1967,7 @@ def zero_(self):
     from .graph import check_inplace
 
     check_inplace(self)
-    return _fill(self, 0)
+    return _fill(self, 0, ZeroBackward0)
 
 
 @op("fill_", function=False, differentiable=False)
@@ -1973,35 +1975,55 @@ def fill_(self, value):
     from .graph import check_inplace
 
     check_inplace(self)
+    node = FillBackward2  # PyTorch's fill_.Scalar; fill_.Tensor is FillBackward3
     if isinstance(value, Tensor):
         value = value.item()
+        node = FillBackward3
     elif not isinstance(value, _NUMBERS):
         raise GradcalcTypeError(
             f"fill_(): argument 'value' (position 1) must be Number, not {type(value).__name__}")
-    return _fill(self, value)
+    return _fill(self, value, node)
 
 
-def _fill(t, value):
-    from .graph import as_array
+def _fill(t, value, node_cls):
+    from .graph import as_array, edges
 
     d = t._data
     if isinstance(d, np.generic):
         d = t._data = as_array(d).copy()
-    d[...] = value
     if t._grad_fn is not None and _ag._enabled:
-        # the old history no longer matters: the result is a constant
-        t._grad_fn = _ag.Node.__new__(FillBackward0)
-        _ag.Node.__init__(t._grad_fn, (None,), d.shape, d.dtype)
+        x = t._x
+        if x is not None and x.base is not None:
+            raise TorchRuntimeError(VIEW_INPLACE_MESSAGE)  # the base's history (CopySlices)
+        # the result is a constant: its node sends zeros to the old history, as PyTorch's
+        node = _ag.Node.__new__(node_cls)
+        _ag.Node.__init__(node, edges((t,)), d.shape, d.dtype)
+        d[...] = value
+        t._grad_fn = node
+        if t._x is not None:
+            t._x.output_nr = 0
+    else:
+        d[...] = value
     t._bump_version()
     return t
 
 
-class FillBackward0(Node):
+class FillBackward2(Node):
     __slots__ = ()
-    formula = ("0",)
+    formula = ("zeros_like(grad)",)
 
     def apply(self, g):
-        return (None,)
+        return (_make(g._xp().zeros_like(g._data), g),)
+
+    _frees = False
+
+
+class FillBackward3(FillBackward2):
+    __slots__ = ()
+
+
+class ZeroBackward0(FillBackward2):
+    __slots__ = ()
 
 
 @op("copy_", function=False, differentiable=False)

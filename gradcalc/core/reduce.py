@@ -887,19 +887,45 @@ def count_nonzero(input, dim=None):
     return _out(xp.asarray(xp.count_nonzero(input._data, axis=dim)).astype(np.int64), input.device)
 
 
-@op("sort", differentiable=False)
-def sort(input, dim=-1, descending=False, stable=False):
-    from .shape import gather
+class SortBackward0(Node):
+    __slots__ = ()
+    formula = ("zeros(self.shape).scatter(dim, indices, grad)",)
+    saved_names = ("dim", "indices", "self_sym_sizes")
 
+    def apply(self, g):
+        from .shape import scatter
+
+        dim, indices, shape = self._saved
+        if g.dim() == 0:
+            return (g,)
+        z = _make(g._xp().zeros(shape, dtype=g._data.dtype), g)
+        return (scatter(z, dim, indices, g),)
+
+    _frees = False
+
+
+class TopkBackward0(SortBackward0):
+    __slots__ = ()
+
+
+def _sorted(input, dim, descending):
     xp = input._xp()
-    dim = _wrap_dim(dim, input.dim())
     d = input._data
     idx = xp.argsort(-d if descending else d, axis=dim if d.ndim else None, kind="stable")
     if d.ndim == 0:
-        idx = idx.reshape(())
-    i = _out(idx.astype(np.int64), input.device)
-    v = gather(input, dim, i) if d.ndim else input.clone()
-    return _ReturnTypes(v, i, "sort")
+        return d.copy(), idx.reshape(()).astype(np.int64)
+    return xp.take_along_axis(d, idx, axis=dim), idx.astype(np.int64)
+
+
+@op("sort", differentiable=False)
+def sort(input, dim=-1, descending=False, stable=False):
+    dim = _wrap_dim(dim, input.dim())
+    v, idx = _sorted(input, dim, descending)
+    i = _out(idx, input.device)
+    values = _out(v, input.device)
+    if _ag._enabled and input._requires_grad:
+        record(values, SortBackward0, (input,), (dim, i, input._data.shape))
+    return _ReturnTypes(values, i, "sort")
 
 
 @op("argsort", differentiable=False)
@@ -909,9 +935,18 @@ def argsort(input, dim=-1, descending=False, stable=False):
 
 @op("topk", differentiable=False)
 def topk(input, k, dim=-1, largest=True, sorted=True):
-    from .shape import narrow
-
-    v, i = sort(input, dim, descending=largest)
     dim = _wrap_dim(dim, input.dim())
-    return _ReturnTypes(narrow(v, dim, 0, k), narrow(i, dim, 0, k), "topk")
+    size = input.shape[dim] if input.dim() else 1
+    if not 0 <= k <= size:
+        raise TorchRuntimeError("selected index k out of range")
+    v, idx = _sorted(input, dim, largest)
+    if input.dim():
+        keep = [slice(None)] * v.ndim
+        keep[dim] = slice(0, k)
+        v, idx = v[tuple(keep)].copy(), idx[tuple(keep)].copy()
+    i = _out(idx, input.device)
+    values = _out(v, input.device)
+    if _ag._enabled and input._requires_grad:
+        record(values, TopkBackward0, (input,), (dim, i, input._data.shape))
+    return _ReturnTypes(values, i, "topk")
 

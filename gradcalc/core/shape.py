@@ -521,10 +521,20 @@ def adjoint(input):
     return transpose(input, -2, -1)
 
 
+_T_WARNED = []
+
+
 def _T(self):
     nd = self.dim()
-    if nd < 2:
-        return self
+    if nd not in (0, 2) and not _T_WARNED:  # PyTorch's TORCH_WARN_ONCE
+        import warnings
+
+        _T_WARNED.append(True)
+        warnings.warn(
+            "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is "
+            "deprecated and it will throw an error in a future release. Consider `x.mT` to "
+            "transpose batches of matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` "
+            "to reverse the dimensions of a tensor.", UserWarning, stacklevel=2)
     return permute(self, tuple(range(nd - 1, -1, -1)))
 
 
@@ -1681,6 +1691,19 @@ class CopySlices(Node):
     _frees = False
 
 
+class IndexPutSetBackward(CopySlices):
+    """The node of `x[index_tensor] = v`: PyTorch's index_put_ (IndexPutBackward0), with the
+    backward of CopySlices (no gradient to the written places; v's from them)."""
+
+    __slots__ = ()
+
+    def name(self) -> str:
+        return "IndexPutBackward0"
+
+    def __repr__(self) -> str:
+        return f"<IndexPutBackward0 object at {id(self):#x}>"
+
+
 def _zero_at(g, idx):
     mask_data = g._xp().ones(g._data.shape, dtype=bool)
     mask_data[_raw_index(_normalise_index(g, idx))] = False
@@ -1734,7 +1757,9 @@ def setitem(self, idx, value):
         if self._x is not None:
             prev._extras().output_nr = self._x.output_nr
         holder = _make(d, self)
-        record(holder, CopySlices, (prev, value if isinstance(value, Tensor) else None), (idx,))
+        node = IndexPutSetBackward if basic is not None or any(
+            isinstance(i, Tensor) for i in nidx) else CopySlices
+        record(holder, node, (prev, value if isinstance(value, Tensor) else None), (idx,))
         self._grad_fn = holder._grad_fn
         self._requires_grad = True
         if self._x is not None:

@@ -22,10 +22,10 @@ from ..core.registry import op
 from ..core.tensor import _make, _wrap_dim
 
 __all__ = [
-    "linear", "bilinear", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "softplus",
+    "linear", "bilinear", "threshold", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "softplus",
     "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
-    "smooth_l1_loss", "one_hot", "normalize", "pad", "embedding", "layer_norm", "hardtanh",
+    "smooth_l1_loss", "huber_loss", "one_hot", "normalize", "pad", "embedding", "layer_norm", "hardtanh",
     "logsigmoid", "softmin", "cosine_similarity", "conv1d", "conv2d", "conv3d",
     "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d",
     "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
@@ -273,7 +273,7 @@ class MseLossBackward0(Node):
         if red == "mean":
             gi = gi * (g / diff.numel())
         else:
-            gi = gi * g
+            gi = gi * g  # 'sum': a scalar g; 'none': g elementwise
         return (gi if self._next[0] is not None else None,
                 -gi if len(self._next) > 1 and self._next[1] is not None else None)
 
@@ -281,12 +281,15 @@ class MseLossBackward0(Node):
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "mse_loss")
-    if reduction == "none" or input.shape != target.shape:
+    if reduction not in ("mean", "sum", "none"):
+        raise GradcalcValueError(f"{reduction} is not a valid value for reduction")
+    if input.shape != target.shape:
         d = input - target
         return _reduce(d * d, reduction)
     with _ag.no_grad():
         diff = input._data - target._data
-        v = (diff * diff).mean() if reduction == "mean" else (diff * diff).sum()
+        sq = diff * diff
+        v = sq if reduction == "none" else sq.mean() if reduction == "mean" else sq.sum()
     r = _out(input._xp().asarray(v).astype(input._data.dtype), input.device)
     if _ag._enabled and (input._requires_grad or target._requires_grad):
         record(r, MseLossBackward0, (input, target), (input, target, reduction))
@@ -347,11 +350,70 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return r
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):
-    d = input - target
-    a = d.abs()
-    loss = where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
-    return _reduce(loss, reduction)
+class HuberLossBackward0(Node):
+    __slots__ = ()
+    formula = ("grad * clamp(self - target, -delta, delta)", "-(the same)")
+    saved_names = ("self", "target", "reduction", "delta")
+
+    def apply(self, g):
+        s, t, red, delta = self._unpack()
+        d = s - t
+        gi = d.clamp(-delta, delta) * g
+        if red == "mean":
+            gi = gi / d.numel()
+        return (gi if self._next[0] is not None else None,
+                -gi if self._next[1] is not None else None)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    _check_same_size(input, target, "huber_loss")
+    if reduction not in ("mean", "sum", "none"):
+        raise GradcalcValueError(f"{reduction} is not a valid value for reduction")
+    if input.shape != target.shape:
+        d = input - target
+        a = d.abs()
+        return _reduce(where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta), reduction)
+    xp = input._xp()
+    d = input._data - target._data
+    a = xp.abs(d)
+    with np.errstate(invalid="ignore"):
+        loss = xp.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+    if reduction == "mean":
+        loss = xp.mean(loss)
+    elif reduction == "sum":
+        loss = xp.sum(loss)
+    r = _out(xp.asarray(loss).astype(input._data.dtype, copy=False), input.device)
+    if _ag._enabled and (input._requires_grad or target._requires_grad):
+        record(r, HuberLossBackward0, (input, target), (input, target, reduction, delta))
+    return r
+
+
+class ThresholdBackward0(Node):
+    __slots__ = ()
+    formula = ("self <= threshold ? 0 : grad",)
+    saved_names = ("self", "threshold")
+
+    def apply(self, g):
+        s, th = self._unpack()
+        zero = _make(g._xp().zeros((), dtype=g._data.dtype), g)
+        return (where(s > th, g, zero),)  # +0 where the input was thresholded, as PyTorch
+
+
+def threshold(input, threshold, value, inplace=False):
+    """`value` where input <= threshold, else input (ThresholdBackward0: +0 gradients)."""
+    d = input._data
+    xp = input._xp()
+    r = _out(xp.where(d > threshold, d, xp.asarray(value, dtype=d.dtype)).astype(
+        d.dtype, copy=False), input.device)
+    if inplace:
+        from ..core.ops import inplace as _inplace
+
+        if _ag._enabled and input._requires_grad:
+            record(r, ThresholdBackward0, (input,), (input.detach().clone(), threshold))
+        return _inplace(input, r)
+    if _ag._enabled and input._requires_grad:
+        record(r, ThresholdBackward0, (input,), (input, threshold))
+    return r
 
 
 class BinaryCrossEntropyBackward0(Node):
@@ -682,30 +744,53 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     return num / den
 
 
+class ConstantPadNdBackward0(Node):
+    __slots__ = ()
+    formula = ("constant_pad_nd(grad, -pad)",)
+    saved_names = ("pad",)
+
+    def apply(self, g):
+        (p,) = self._saved
+        return (_constant_pad(g, [-x for x in p], 0.0),)
+
+    _frees = False
+
+
 def pad(input, pad, mode="constant", value=None):
     if mode != "constant":
         raise TorchRuntimeError(f"gradcalc: pad mode '{mode}' is not supported")
-    from ..core.shape import cat
-    from ..core.creation import full
-
+    if len(pad) % 2:
+        raise TorchRuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.dim():
+        raise TorchRuntimeError("Padding length should be less than or equal to two times the "
+                                "input dimension but got padding length "
+                                f"{len(pad)} and input of dimension {input.dim()}")
     if _alloc.on:
         _alloc.check(_alloc.padded_shape(input.shape, pad), input._data.dtype.itemsize, "pad()")
-    out = input
+    return _constant_pad(input, [int(x) for x in pad], 0.0 if value is None else value)
+
+
+def _constant_pad(input, pad, value):
+    """constant_pad_nd: `pad` pairs from the last dimension back; negative widths crop."""
+    d = input._data
+    xp = input._xp()
+    crop = [slice(None)] * d.ndim
+    widths = [(0, 0)] * d.ndim
     for i in range(len(pad) // 2):
-        dim = input.dim() - 1 - i
+        dim = d.ndim - 1 - i
         lo, hi = pad[2 * i], pad[2 * i + 1]
-        parts = []
-        if lo:
-            shp = list(out.shape)
-            shp[dim] = lo
-            parts.append(full(shp, value or 0.0, dtype=input.dtype, device=input.device))
-        parts.append(out)
-        if hi:
-            shp = list(out.shape)
-            shp[dim] = hi
-            parts.append(full(shp, value or 0.0, dtype=input.dtype, device=input.device))
-        out = cat(parts, dim) if len(parts) > 1 else out
-    return out
+        size = d.shape[dim]
+        if size + min(lo, 0) + min(hi, 0) < 0:
+            raise TorchRuntimeError(
+                f"The input size {size}, plus negative padding {lo} and {hi} resulted in a "
+                f"negative output size, which is invalid. Check dimension {dim} of your input.")
+        crop[dim] = slice(-lo if lo < 0 else 0, size + hi if hi < 0 else size)
+        widths[dim] = (max(lo, 0), max(hi, 0))
+    out = xp.pad(d[tuple(crop)], widths, constant_values=value)
+    r = _out(out.astype(d.dtype, copy=False), input.device)
+    if _ag._enabled and input._requires_grad:
+        record(r, ConstantPadNdBackward0, (input,), (tuple(pad),))
+    return r
 
 
 class EmbeddingBackward0(Node):
@@ -776,15 +861,54 @@ def _embedding_renorm(weight, d, max_norm, norm_type):
     w[rows] *= scale.reshape(-1, 1)
 
 
+class NativeLayerNormBackward0(Node):
+    __slots__ = ()
+    formula = ("layer_norm_backward(grad, input, mean, rstd, weight)",)
+    saved_names = ("input", "normalized_shape", "weight", "bias", "eps")
+
+    def apply(self, g):
+        x, shape, w, b, eps = self._unpack()
+        dims = list(range(x.dim() - len(shape), x.dim()))
+        # mean and rstd recomputed from the input (so double backward sees them depend on it)
+        mu = x.mean(dims, keepdim=True)
+        xc = x - mu
+        rstd = ((xc * xc).mean(dims, keepdim=True) + eps).rsqrt()
+        xhat = xc * rstd
+        gx = g * w if w is not None else g
+        gi = rstd * (gx - gx.mean(dims, keepdim=True)
+                     - xhat * (gx * xhat).mean(dims, keepdim=True))
+        lead = list(range(x.dim() - len(shape)))
+        gw = (g * xhat).sum(lead) if w is not None and self._next[1] is not None else None
+        gb = g.sum(lead) if b is not None and self._next[2] is not None else None
+        return gi if self._next[0] is not None else None, gw, gb
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """PyTorch's native_layer_norm: one NativeLayerNormBackward0 node."""
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
-    dims = list(range(input.dim() - len(normalized_shape), input.dim()))
-    mu = input.mean(dims, keepdim=True)
-    var = ((input - mu) ** 2).mean(dims, keepdim=True)
-    out = (input - mu) / (var + eps).sqrt()
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    normalized_shape = tuple(normalized_shape)
+    n = len(normalized_shape)
+    if tuple(input.shape[input.dim() - n:]) != normalized_shape:
+        raise TorchRuntimeError(
+            f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, normalized_shape))}], but got input of size"
+            f"{list(input.shape)}")
+    d = input._data
+    xp = input._xp()
+    axes = tuple(range(d.ndim - n, d.ndim))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = d.mean(axis=axes, keepdims=True)
+        xc = d - mu
+        rstd = 1 / xp.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
+        out = (xc * rstd).astype(d.dtype, copy=False)
+        if weight is not None:
+            out = out * weight._data
+        if bias is not None:
+            out = out + bias._data
+    r = _out(out.astype(d.dtype, copy=False), input.device)
+    tensors = [t for t in (input, weight, bias) if t is not None]
+    if _ag._enabled and any(t._requires_grad for t in tensors):
+        record(r, NativeLayerNormBackward0, (input, weight, bias),
+               (input, normalized_shape, weight, bias, eps))
+    return r
