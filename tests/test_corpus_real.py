@@ -7,6 +7,10 @@ import pytest
 
 from tests.corpus import compare
 
+# the program texts are third-party code kept out of the repository: `pytest -m corpus`
+# runs this module where they are present (docs/compatibility.md)
+pytestmark = pytest.mark.corpus
+
 #: programs that still differ from PyTorch in their recorded mode, and why
 DIFFERS = {
     "micrograd_test_engine": "the sandbox's class rule (issue 9) refuses operator methods "
