@@ -66,7 +66,7 @@ def _is_gradcalc(value) -> bool:
 
 def describe(name: str, value: Any, python_builtin: bool = False) -> str:
     """Help text for `name`, which the session resolves to `value`."""
-    from gradcalc.lang.builtins import Namespace
+    from gradcalc.lang.namespace import Namespace
 
     if isinstance(value, UserFunction):
         doc = first_paragraph(vars(value).get("__doc__"))

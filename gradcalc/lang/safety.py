@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from gradcalc.errors import AttributeNotFound, LimitError, SecurityError
 from gradcalc.lang.exports import DENY, exported_classes, is_gradcalc_public
+from gradcalc.lang.namespace import Namespace
 from gradcalc.lang.pymodules import CONTAINER_METHODS
 
 #: dunder attributes a script may read: `type(m).__name__`, `x.__class__`, `super().__init__`
@@ -104,8 +105,6 @@ def allowed_names(t) -> frozenset | None:
 
 
 def _type_name(obj) -> str:
-    from gradcalc.lang.builtins import Namespace
-
     if isinstance(obj, Namespace):
         return f"module '{obj._name}'"
     if isinstance(obj, type):
@@ -126,8 +125,6 @@ def _no_attr(obj, name) -> AttributeNotFound:
 
 def get_attr(obj, name: str):
     """obj.name for a script, or AttributeNotFound / SecurityError."""
-    from gradcalc.lang.builtins import Namespace
-
     if isinstance(obj, Namespace):
         return obj.get(name)
     if name[:1] == "_":
@@ -234,8 +231,6 @@ _PLAIN_TYPES = frozenset({int, float, complex, bool, str, list, tuple, dict, set
 
 def script_type(obj):
     """type(obj) as a script sees it: plain, exported and script classes, else a TypeView."""
-    from gradcalc.lang.builtins import Namespace
-
     t = type(obj)
     if t is Namespace:
         return TypeView.of(_ModuleType)
@@ -286,8 +281,6 @@ def runs_script_code(obj, name: str) -> bool:
 
 def attribute_names(obj) -> list[str]:
     """The public names `get_attr` accepts on `obj` (for completion; reads no values)."""
-    from gradcalc.lang.builtins import Namespace
-
     if isinstance(obj, Namespace):
         return obj.names()
     t = obj if isinstance(obj, type) else type(obj)
