@@ -435,7 +435,8 @@ def _consumer(obj, name: str):
     def bounded(*args, **kwargs):
         g = _guard()
         limit = _limit(g)
-        args = [a if type(a) in (list, tuple, set, frozenset, dict, str) else
+        # containers already built (dicts and their subclasses keep their mapping meaning)
+        args = [a if isinstance(a, (list, tuple, set, frozenset, dict, str)) else
                 _bounded(a, g, limit, f"{type(obj).__name__}.{name}()") for a in args]
         return method(*args, **kwargs)
 

@@ -40,11 +40,14 @@ def test_the_same_operations_on_ordinary_values_keep_their_meaning():
         "print(a, b, c, d, x, y)\n"
         "print(2 in range(5), 2.0 in range(5), 7 in range(5), 3 in iter([1, 2, 3]))\n"
         "print({1}.union([2], (3,)), {1, 2}.issubset(range(3)), frozenset('ab') == {'a', 'b'})\n"
-        "d = {}\nd.update(zip('ab', [1, 2]))\nprint(d, list(iter([1, 2].pop, 1)))\n")
+        "d = {}\nd.update(zip('ab', [1, 2]))\nprint(d, list(iter([1, 2].pop, 1)))\n"
+        "import collections\nd.update(collections.OrderedDict(c=3))\n"
+        "d.update(collections.Counter('zz'))\nprint(d)\n")
     assert "".join(out) == ("1 2 0 [1, 2, 3] 5 6\n"
                             "True True False True\n"
                             "{1, 2, 3} True True\n"
-                            "{'a': 1, 'b': 2} [2]\n")
+                            "{'a': 1, 'b': 2} [2]\n"
+                            "{'a': 1, 'b': 2, 'c': 3, 'z': 2}\n")
 
 
 def test_unpacking_reads_one_item_more_than_its_targets():
