@@ -16,29 +16,15 @@ prints them.
 
 from __future__ import annotations
 
-import gc
-import time
 
 import numpy as np
 
 
-def _best(fns, repeats=7, clock=time.process_time):
-    # CPU time of this process, best of interleaved rounds (the machine may be shared)
-    best = [float("inf")] * len(fns)
-    for f in fns:
-        f()
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            for i, f in enumerate(fns):
-                t0 = clock()
-                f()
-                best[i] = min(best[i], clock() - t0)
-    finally:
-        if gc_was:
-            gc.enable()
-    return best
+def _best(fns, repeats=7):
+    # the interleaved best-of-rounds CPU timer of bench_random (one copy for both suites)
+    from bench_random import _best as best
+
+    return best(fns, repeats=repeats)
 
 
 def _cnn_gradcalc():
